@@ -1,0 +1,34 @@
+"""Bearer-token guard for API views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, request
+from sqlalchemy import select
+
+from helpdesk.api import services
+from helpdesk.core.errors import ApiError
+from helpdesk.extensions import db
+from helpdesk.orgs.models import Organization
+
+
+def token_required(view: Callable) -> Callable:
+    """401 without a valid `Authorization: Bearer <token>`; sets g.org, g.membership."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw.strip():
+            raise ApiError(401, "Send an API token: Authorization: Bearer <token>.")
+        found = services.authenticate(raw.strip())
+        if found is None:
+            raise ApiError(401, "The API token is invalid or revoked.")
+        token, membership = found
+        g.api_token, g.membership = token, membership
+        g.org = db.session.scalar(select(Organization).where(Organization.id == token.org_id))
+        return view(*args, **kwargs)
+
+    return wrapper

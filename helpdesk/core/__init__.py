@@ -1,0 +1,1 @@
+"""Shared plumbing: model base, tenancy, jobs, security, mail."""

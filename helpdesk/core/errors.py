@@ -1,0 +1,83 @@
+"""Error responses: JSON under /api/, pages elsewhere. Every error rolls the transaction back."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from helpdesk.extensions import db
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
+class ApiError(HTTPException):
+    """An error with a machine-readable code and optional per-field messages."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None):
+        super().__init__(description=message)
+        self.code = status
+        self.fields = fields or {}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_response(status: int, message: str, fields: dict | None = None):
+    db.session.rollback()
+    if wants_json():
+        body = {"error": {"code": CODES.get(status, "error"), "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("helpdesk/error.html", status=status, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.code, exc.description, exc.fields)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return error_response(400, "The form expired or was sent from elsewhere. Reload the "
+                              "page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        response = error_response(exc.code or 500, exc.description or "")
+        if exc.code == 429 and getattr(exc, "retry_after", None):
+            response[0].headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(OperationalError)
+    def _backend_down(exc: Exception):
+        log.exception("backing service unavailable")
+        g.backend_down = True
+        return error_response(503, ServiceUnavailable.description)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        g.backend_down = True  # render the error page without touching the database again
+        return error_response(500, InternalServerError.description)

@@ -1,0 +1,24 @@
+"""A tenant's end users: they write to the help desk and buy in the shop. Not staff."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from helpdesk.core.models import Base, OrgScoped, TimestampMixin
+
+
+class Customer(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("org_id", "email"),
+        # Target of composite foreign keys (org_id, customer_id) from child tables.
+        UniqueConstraint("org_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    company: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    is_blocked: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -1,0 +1,1 @@
+"""Catalog, cart, orders: the storefront issue adds its models here."""

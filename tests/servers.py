@@ -1,0 +1,91 @@
+"""Real servers for tests: SMTP (aiosmtpd) and a live HTTP server for the browser."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes, policy
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Mailbox:
+    """What the SMTP server received, as parsed email.message.EmailMessage objects."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)
+        return "250 OK"
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.messages) >= count, f"expected {count} mails, got {len(self.messages)}"
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free port; yields (smtp URL, Mailbox)."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield f"smtp://127.0.0.1:{port}", mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def smtp(app, smtp_server):
+    """Point the app's mail at the SMTP server for this test."""
+    url, mailbox = smtp_server
+    previous = app.config["SMTP_URL"]
+    app.config["SMTP_URL"] = url
+    yield mailbox
+    app.config["SMTP_URL"] = previous
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job in-process (RQ SimpleWorker, burst), as `flask worker --burst`."""
+    from worker.main import run_worker
+
+    def _run():
+        with app.app_context():
+            run_worker(burst=True)
+
+    return _run
+
+
+class LiveServer:
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(5)

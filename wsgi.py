@@ -1,0 +1,2 @@
+from helpdesk import create_app
+app = create_app()
