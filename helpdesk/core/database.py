@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import socketio as socketio_module
 from flask import Flask
 
 from helpdesk.core import jobs, tenancy
@@ -18,13 +19,23 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", _migrations_dir())))
     redis_store.init_app(app)
-    socketio.init_app(
-        app, async_mode="threading", message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"]
-    )
+    _init_socketio(app)
     tenancy.install(db.session.session_factory.class_)
     jobs.install(db.session.session_factory.class_)
     with app.app_context():
         tenancy.install_engine_role(db.engine, role)
+
+
+def _init_socketio(app: Flask) -> None:
+    # Fan-out between web processes goes through Redis. The manager is built here because
+    # Flask-SocketIO only recognises redis:// URLs, and embedded Redis is a unix:// socket.
+    options = {"async_mode": "threading"}
+    queue_url = app.config["SOCKETIO_MESSAGE_QUEUE"]
+    if queue_url:
+        options["client_manager"] = socketio_module.RedisManager(
+            queue_url, channel="flask-socketio"
+        )
+    socketio.init_app(app, **options)
 
 
 def _migrations_dir() -> str:

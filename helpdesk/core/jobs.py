@@ -36,6 +36,8 @@ def enqueue_after_commit(func: Callable, *args: Any, queue: str = "default", **k
     """Queue `func(*args, **kwargs)` when the current transaction commits (dropped on rollback)."""
     get_queue(queue)  # validate the name now, where the mistake is
     session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even with no SQL sent, drops the job
     session.info.setdefault(_PENDING_KEY, []).append((queue, func, args, kwargs))
 
 

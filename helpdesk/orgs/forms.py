@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import EmailField, SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
 from helpdesk.core.emails import EmailAddress
 from helpdesk.orgs.models import Role
 
-ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in
                 (Role.AGENT, Role.MANAGER, Role.ADMIN, Role.OWNER)]
 
 

@@ -1,0 +1,85 @@
+"""The CLI of docs/ARCHITECTURE.md, run through Flask's CLI runner against the real database."""
+
+import pytest
+from sqlalchemy import select
+
+from helpdesk.orgs.models import Membership, Organization
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def _run(*args):
+        return runner.invoke(args=list(args), catch_exceptions=False)
+
+    return _run
+
+
+def test_org_create_user_create_and_token_create(cli, client, as_system):
+    result = cli("org", "create", "cli-shop", "--name", "CLI Shop", "--owner-email",
+                 "boss@cli.test", "--owner-password", "boss-password", "--plan", "growing")
+    assert result.exit_code == 0, result.output
+    result = cli("user", "create", "--org", "cli-shop", "--email", "agent@cli.test",
+                 "--password", "agent-password", "--role", "agent")
+    assert result.exit_code == 0, result.output
+    result = cli("token", "create", "--org", "cli-shop", "--email", "agent@cli.test")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and response.json["user"]["email"] == "agent@cli.test"
+    with as_system() as session:
+        org = session.scalar(select(Organization).where(Organization.slug == "cli-shop"))
+        assert org.plan == "growing"
+        roles = {m.user.email: m.role.value for m in
+                 session.scalars(select(Membership).where(Membership.org_id == org.id))}
+        assert roles == {"boss@cli.test": "owner", "agent@cli.test": "agent"}
+
+
+def test_cli_errors_are_clear_and_write_nothing(cli, make_org, as_system):
+    org = make_org()
+    result = cli("org", "create", org.slug, "--name", "Dup", "--owner-email", "x@cli.test",
+                 "--owner-password", "password-1")
+    assert result.exit_code == 1 and "already taken" in result.output
+    result = cli("user", "create", "--org", "missing", "--email", "y@cli.test",
+                 "--password", "password-1")
+    assert result.exit_code == 1 and "No organization" in result.output
+    result = cli("token", "create", "--org", org.slug, "--email", "stranger@cli.test")
+    assert result.exit_code == 1 and "not a member" in result.output
+    with as_system() as session:
+        from helpdesk.accounts.models import User
+
+        assert session.scalar(select(User).where(User.email == "x@cli.test")) is None
+
+
+def test_user_create_respects_the_agent_limit(cli, make_org, make_member):
+    org = make_org()
+    make_member(org)
+    make_member(org)
+    result = cli("user", "create", "--org", org.slug, "--email", "fourth@cli.test",
+                 "--password", "password-1")
+    assert result.exit_code == 1 and "includes 3 agents" in result.output
+
+
+def test_demo_seed_is_idempotent(cli, client):
+    result = cli("demo", "seed")
+    assert result.exit_code == 0 and "Demo tenant created." in result.output
+    assert "owner@demo.example / demo-password" in result.output
+    assert "already exists" in cli("demo", "seed").output
+    response = client.post("/login", data={"email": "agent@demo.example",
+                                           "password": "demo-password"})
+    assert response.headers["Location"] == "/demo/desk/"
+    html = client.get("/demo/desk/").get_data(as_text=True)
+    assert html.count("/demo/desk/customers/") == 10  # the ten most recent of 12 customers
+
+
+def test_worker_burst_runs_queued_jobs(cli, app, smtp):
+    from helpdesk.core.jobs import get_queue
+    from helpdesk.core.mail import deliver_mail
+
+    with app.app_context():
+        get_queue("notify").enqueue(deliver_mail, "someone@example.com", "Hello", "Body text")
+    result = cli("worker", "--burst")
+    assert result.exit_code == 0, result.output
+    [mail] = smtp.wait_for(1)
+    assert mail["Subject"] == "Hello" and mail.get_content().strip() == "Body text"
