@@ -72,7 +72,8 @@ def main() -> int:
     created = migrate_and_seed()
     from helpdesk.core.demo import DEMO_LOGINS
 
-    print(f"\nReady in {time.monotonic() - started:.1f} s{' (demo tenant created)' if created else ''}")
+    note = " (demo tenant created)" if created else ""
+    print(f"\nReady in {time.monotonic() - started:.1f} s{note}")
     print(f"  Open {env['PUBLIC_URL']}/login")
     for role, email, password in DEMO_LOGINS:
         print(f"  Demo {role}: {email} / {password}")
