@@ -28,6 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from helpdesk import accounts, api, core, customers, desk, orgs
     from helpdesk.core import cli, database, errors, health, security, web
 
+    app.url_map.converters["id"] = web.IdConverter  # before any blueprint uses it
     database.init_app(app)
     security.init_app(app)
     errors.init_app(app)

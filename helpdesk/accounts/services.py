@@ -27,12 +27,9 @@ class InvalidCredentials(ServiceError):
 class TooManyAttempts(ServiceError):
     status = 429
 
-    def __init__(self, retry_after: int):
+    def __init__(self, retry_after: int, what: str = "Too many failed sign-in attempts"):
         minutes = max(1, -(-retry_after // 60))
-        super().__init__(
-            f"Too many failed sign-in attempts. Try again in {minutes} minute"
-            f"{'s' if minutes != 1 else ''}."
-        )
+        super().__init__(f"{what}. Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
         self.retry_after = retry_after
 
 
@@ -105,8 +102,21 @@ def make_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"user": user.id, "pw": _password_fingerprint(user)})
 
 
-def request_password_reset(email: str) -> None:
-    """Mail a reset link if the account exists; say nothing either way (no account probing)."""
+RESET_REQUESTS_PER_HOUR = 5
+
+
+def request_password_reset(email: str, address: str) -> None:
+    """Mail a reset link if the account exists; say nothing either way (no account probing).
+
+    Raises TooManyAttempts after RESET_REQUESTS_PER_HOUR requests for one address and email,
+    so the form cannot be used to flood someone's inbox.
+    """
+    digest = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
+    limits = [ratelimit.Limit(f"reset:{address}:{digest}", RESET_REQUESTS_PER_HOUR, 3600)]
+    wait = ratelimit.retry_after(limits)
+    if wait:
+        raise TooManyAttempts(wait, "Too many reset requests")
+    ratelimit.record_failure(limits)
     user = find_user(email)
     if user is None or not user.is_active:
         return

@@ -117,7 +117,11 @@ def pick_org():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
+        try:
+            services.request_password_reset(form.email.data, request.remote_addr or "unknown")
+        except services.TooManyAttempts as error:
+            flash(error.message, "error")
+            return render_template("helpdesk/accounts/forgot.html", form=form), 429
         flash("If an account exists for that address, we have sent it a link to reset the "
               "password. The link works for one hour.", "success")
         return redirect(url_for("accounts.login"))

@@ -35,7 +35,7 @@ def customer_json(customer: Customer) -> dict:
     }
 
 
-@bp.get("/customers/<int:customer_id>")
+@bp.get("/customers/<id:customer_id>")
 @token_required
 def customer_detail(customer_id: int):
     customer = customer_services.get_customer(customer_id)

@@ -7,7 +7,7 @@ import logging
 import redis
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from helpdesk.extensions import db
@@ -68,6 +68,13 @@ def init_app(app: Flask) -> None:
         if exc.code == 429 and getattr(exc, "retry_after", None):
             response[0].headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.errorhandler(IntegrityError)
+    def _integrity_error(exc: IntegrityError):
+        # The checks in services passed, but a concurrent request won the unique index.
+        log.warning("integrity error: %s", exc.orig)
+        return error_response(409, "That conflicts with a change made at the same moment "
+                              "(for example the same address or email). Reload and try again.")
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(OperationalError)

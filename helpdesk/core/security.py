@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
 
 from helpdesk.extensions import csrf, db, login_manager
 
@@ -33,6 +33,13 @@ def init_app(app: Flask) -> None:
         from helpdesk.accounts.models import User
 
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @app.before_request
+    def _refuse_nul_bytes() -> None:
+        # PostgreSQL cannot store NUL in text: say so up front instead of failing at INSERT.
+        values = [*request.args.values(), *request.form.values()]
+        if any("\x00" in value for value in values):
+            abort(400, description="Text fields may not contain NUL characters (\\0).")
 
     @app.after_request
     def _security_headers(response):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, g, request
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.routing import BaseConverter
 
 from helpdesk.core import tenancy
 from helpdesk.core.models import utcnow
@@ -36,6 +37,18 @@ def org_blueprint(name: str, import_name: str, section: str = "") -> Blueprint:
             values["org_slug"] = g.org.slug
 
     return blueprint
+
+
+class IdConverter(BaseConverter):
+    """`<id:name>`: a positive bigint. Longer digit strings do not match, so they are 404s."""
+
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(int(value))
 
 
 def init_app(app: Flask) -> None:

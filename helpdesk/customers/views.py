@@ -6,7 +6,7 @@ from helpdesk.core.auth import staff_required
 from helpdesk.customers import bp, services
 
 
-@bp.get("/<int:customer_id>")
+@bp.get("/<id:customer_id>")
 @staff_required()
 def detail(customer_id: int):
     customer = services.get_customer(customer_id)

@@ -67,7 +67,7 @@ def _get_or_404(model, object_id: int):
     return obj
 
 
-@settings_bp.post("/team/invitations/<int:invitation_id>/revoke")
+@settings_bp.post("/team/invitations/<id:invitation_id>/revoke")
 @staff_required(Role.ADMIN)
 def revoke_invitation(invitation_id: int):
     invitation = _get_or_404(Invitation, invitation_id)
@@ -77,7 +77,7 @@ def revoke_invitation(invitation_id: int):
     return redirect(url_for("settings.team"))
 
 
-@settings_bp.post("/team/members/<int:membership_id>/role")
+@settings_bp.post("/team/members/<id:membership_id>/role")
 @staff_required(Role.ADMIN)
 def change_role(membership_id: int):
     member = _get_or_404(Membership, membership_id)
@@ -90,7 +90,7 @@ def change_role(membership_id: int):
     return redirect(url_for("settings.team"))
 
 
-@settings_bp.post("/team/members/<int:membership_id>/remove")
+@settings_bp.post("/team/members/<id:membership_id>/remove")
 @staff_required(Role.ADMIN)
 def remove_member(membership_id: int):
     member = _get_or_404(Membership, membership_id)
@@ -155,7 +155,7 @@ def tokens():
                            new_token=new_token, button_form=EmptyForm()), form_status(form)
 
 
-@settings_bp.post("/tokens/<int:token_id>/revoke")
+@settings_bp.post("/tokens/<id:token_id>/revoke")
 @staff_required()
 def revoke_token(token_id: int):
     token = _get_or_404(ApiToken, token_id)

@@ -8,7 +8,8 @@ document.addEventListener("DOMContentLoaded", () => {
     slug.addEventListener("input", () => { touched = true; });
     name.addEventListener("input", () => {
       if (touched) return;
-      slug.value = name.value.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-")
+      slug.value = name.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
+        .toLowerCase().replace(/[^a-z0-9]+/g, "-")
         .replace(/^-+|-+$/g, "").slice(0, 63);
     });
   }
