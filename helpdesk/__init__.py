@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
 
     import storefront
-    from helpdesk import accounts, api, core, customers, desk, orgs
+    from helpdesk import accounts, api, customers, desk, orgs
     from helpdesk.core import cli, database, errors, health, security, web
 
     app.url_map.converters["id"] = web.IdConverter  # before any blueprint uses it
@@ -41,5 +41,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     storefront.init_app(app)
     cli.init_app(app)
-    del core
     return app

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
+from flask import g
 
 from helpdesk.core import tenancy
 from helpdesk.extensions import db
@@ -17,36 +18,30 @@ PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
 
 
+@contextmanager
+def _unit_of_work(app, org_id=None, user_id=None, system=False) -> Iterator:
+    """A fresh app context, as a request or job has: set the scope, commit at the end."""
+    with app.app_context():
+        tenancy.set_current_org(org_id)
+        tenancy.set_current_user(user_id)
+        g.tenancy_system = system
+        try:
+            yield db.session
+            db.session.commit()
+        finally:
+            db.session.rollback()
+
+
 @pytest.fixture
 def in_org(app):
-    """`with in_org(org_id) as session:` a fresh app context with that org set (None: no org)."""
-
-    @contextmanager
-    def _in_org(org_id: int | None, user_id: int | None = None) -> Iterator:
-        with app.app_context():
-            tenancy.set_current_org(org_id)
-            tenancy.set_current_user(user_id)
-            try:
-                yield db.session
-                db.session.commit()
-            finally:
-                db.session.rollback()
-
-    return _in_org
+    """`with in_org(org_id) as session:` with that org set (None: no org, to test failing)."""
+    return lambda org_id, user_id=None: _unit_of_work(app, org_id, user_id)
 
 
 @pytest.fixture
 def as_system(app):
-    @contextmanager
-    def _as_system() -> Iterator:
-        with app.app_context(), tenancy.system_scope():
-            try:
-                yield db.session
-                db.session.commit()
-            finally:
-                db.session.rollback()
-
-    return _as_system
+    """`with as_system() as session:` in the system scope, for set-up and checks across orgs."""
+    return lambda: _unit_of_work(app, system=True)
 
 
 @pytest.fixture
