@@ -11,12 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
+
 from helpdesk.extensions import redis_store
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "scheduler:leader"
 LOCK_TTL = 30
 TICK = 1.0
+RETRY_DELAY = 5.0
 
 
 @dataclass
@@ -64,13 +67,22 @@ def run_scheduler(*, once: bool = False) -> None:
     client = redis_store.client
     lock = client.lock(LOCK_KEY, timeout=LOCK_TTL, blocking=False)
     while True:
-        if lock.owned() or lock.acquire(blocking=False):
-            lock.extend(LOCK_TTL, replace_ttl=True)
-            run_due_tasks()
-            if once:
-                lock.release()
+        try:
+            if lock.owned() or lock.acquire(blocking=False):
+                lock.extend(LOCK_TTL, replace_ttl=True)
+                run_due_tasks()
+                if once:
+                    lock.release()
+                    return
+            elif once:
+                log.warning("another scheduler holds the lock; nothing run")
                 return
-        elif once:
-            log.warning("another scheduler holds the lock; nothing run")
-            return
+        except redis.exceptions.ConnectionError:
+            # Keep the process alive through a Redis restart (honcho would stop every
+            # process if this one exited); the lock expires and is taken again.
+            if once:
+                raise
+            log.exception("scheduler: Redis unreachable, retrying in %s s", RETRY_DELAY)
+            time.sleep(RETRY_DELAY)
+            continue
         time.sleep(TICK)
