@@ -8,6 +8,7 @@ import time
 from email import message_from_bytes, policy
 
 import pytest
+from sqlalchemy import create_engine, text
 
 
 def free_port() -> int:
@@ -89,3 +90,27 @@ class LiveServer:
     def stop(self):
         self.server.shutdown()
         self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(migrated, server_urls, tmp_path, smtp_server):
+    """The app with CSRF on, committing for real; tables are emptied afterwards."""
+    from tests.conftest import close_app, make_test_app
+
+    smtp_url, _ = smtp_server
+    app = make_test_app(migrated, server_urls[1], tmp_path, WTF_CSRF_ENABLED=True,
+                        SMTP_URL=smtp_url)
+    server = LiveServer(app)
+    app.config["PUBLIC_URL"] = server.url
+    server.start()
+    yield server
+    server.stop()
+    close_app(app)
+    engine = create_engine(migrated)  # the owner, not the app role: RLS does not apply
+    with engine.begin() as connection:
+        tables = connection.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'"
+        )).scalars().all()
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from helpdesk.accounts.services import MAX_PASSWORD, MIN_PASSWORD
 from helpdesk.core.emails import EmailAddress
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
 
 EMAIL = [InputRequired("Enter your email address."), Length(max=254),
          EmailAddress()]
@@ -21,11 +26,12 @@ class LoginForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
-    org_name = StringField("Organization name", [InputRequired("Name your organization."),
-                                                 Length(max=200)])
-    slug = StringField("Address", [Optional(), Length(max=63)],
+    org_name = StringField("Organization name", [DataRequired("Name your organization."),
+                                                 Length(max=200)], filters=[strip])
+    slug = StringField("Address", [Optional(), Length(max=63)], filters=[strip],
                        description="Your help desk lives at /<address>/. Letters, digits, hyphens.")
-    name = StringField("Your name", [InputRequired("Enter your name."), Length(max=200)])
+    name = StringField("Your name", [DataRequired("Enter your name."), Length(max=200)],
+                       filters=[strip])
     email = EmailField("Work email", EMAIL)
     password = PasswordField("Password", NEW_PASSWORD)
 
@@ -49,5 +55,6 @@ class ResetPasswordForm(FlaskForm):
 
 
 class AcceptInvitationForm(FlaskForm):
-    name = StringField("Your name", [InputRequired("Enter your name."), Length(max=200)])
+    name = StringField("Your name", [DataRequired("Enter your name."), Length(max=200)],
+                       filters=[strip])
     password = PasswordField("Choose a password", NEW_PASSWORD)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import unicodedata
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from helpdesk.accounts import sessions
 from helpdesk.accounts.models import User
 from helpdesk.core import ratelimit
+from helpdesk.core.emails import clean_email
 from helpdesk.core.exceptions import Conflict, ServiceError, ValidationFailed
 from helpdesk.core.mail import send_mail
 from helpdesk.core.models import utcnow
@@ -33,14 +38,23 @@ class TooManyAttempts(ServiceError):
         self.retry_after = retry_after
 
 
+@functools.cache
+def _timing_dummy_hash() -> str:
+    return generate_password_hash("timing-equalizer", method="scrypt")
+
+
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    """The form addresses are compared in: NFC (one spelling of "é"), trimmed, lower case."""
+    return unicodedata.normalize("NFC", email or "").strip().lower()
 
 
 def check_password_strength(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed("Password too short.",
                                {field: f"Use at least {MIN_PASSWORD} characters."})
+    if not password.strip():
+        raise ValidationFailed("Password blank.", {field: "Use letters, digits or symbols, "
+                                                          "not only spaces."})
     if len(password) > MAX_PASSWORD:
         raise ValidationFailed("Password too long.",
                                {field: f"Use at most {MAX_PASSWORD} characters."})
@@ -51,8 +65,12 @@ def find_user(email: str) -> User | None:
 
 
 def create_user(*, email: str, name: str, password: str) -> User:
-    """Raises Conflict when the email is registered, ValidationFailed for a weak password."""
-    email = normalize_email(email)
+    """Raises Conflict when the email is registered, ValidationFailed for a bad email or a weak
+    password."""
+    try:
+        email = normalize_email(clean_email(email))
+    except ValueError as error:
+        raise ValidationFailed("Invalid email.", {"email": str(error)}) from error
     if find_user(email):
         raise Conflict("Email registered.",
                        {"email": f"An account with {email} already exists. Sign in instead."})
@@ -81,6 +99,9 @@ def authenticate(email: str, password: str, address: str) -> User:
     if wait:
         raise TooManyAttempts(wait)
     user = find_user(email)
+    if user is None:
+        # Hash anyway, so the response time does not tell whether the account exists.
+        check_password_hash(_timing_dummy_hash(), password)
     if user is None or not user.is_active or not user.check_password(password):
         ratelimit.record_failure(limits)
         raise InvalidCredentials("Wrong email or password.")
@@ -153,4 +174,5 @@ def reset_password(token: str, password: str) -> User:
     check_password_strength(password)
     user.set_password(password)
     db.session.flush()
+    sessions.end_all_sessions(user.id)
     return user

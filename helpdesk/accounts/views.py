@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from helpdesk.accounts import bp, services
 from helpdesk.accounts.forms import (
@@ -15,6 +15,7 @@ from helpdesk.accounts.forms import (
     ResetPasswordForm,
     SignupForm,
 )
+from helpdesk.accounts.sessions import sign_in, sign_out
 from helpdesk.core import tenancy
 from helpdesk.core.exceptions import ServiceError
 from helpdesk.core.forms import form_status, show_service_error
@@ -29,11 +30,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def sign_in(user) -> None:
-    login_user(user)
-    tenancy.set_current_user(user.id)
 
 
 def _after_login_target(user) -> str:
@@ -101,9 +97,11 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    sign_out()
     flash("You are signed out.", "success")
-    return redirect(url_for("accounts.login"))
+    next_url = _safe_next(request.form.get("next"))
+    return redirect(url_for("accounts.login", next=next_url) if next_url
+                    else url_for("accounts.login"))
 
 
 @bp.get("/orgs")
@@ -139,7 +137,8 @@ def reset_password(token: str):
         except ServiceError as error:
             show_service_error(form, error)
         else:
-            sign_in(user)
+            sign_out()
+            sign_in(user)  # every other session of this user was ended by the reset
             flash("Your password is changed.", "success")
             return redirect(_after_login_target(user))
     return render_template("helpdesk/accounts/reset.html", form=form), form_status(form)

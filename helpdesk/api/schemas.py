@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import BadRequest
 
 from helpdesk.core.emails import clean_email
 from helpdesk.core.errors import ApiError
@@ -14,9 +15,12 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 that says what is wrong with it."""
     if not request.is_json:
         raise ApiError(400, "Send a JSON object with Content-Type: application/json.")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json()
+    except (BadRequest, RecursionError) as error:
+        raise ApiError(400, "The body is not valid JSON.") from error
     if not isinstance(data, dict):
-        raise ApiError(400, "The body is not a JSON object.")
+        raise ApiError(400, "The body is valid JSON but not an object ({...}).")
     return data
 
 
@@ -36,13 +40,19 @@ class Fields:
         if not isinstance(value, str):
             self.errors[name] = "Must be a string."
             return ""
+        value = value.strip()
         if "\x00" in value:
             self.errors[name] = "Must not contain NUL characters."
+            return ""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates such as "\ud800" from JSON escapes
+            self.errors[name] = "Must be valid Unicode text."
             return ""
         if len(value) > max_length:
             self.errors[name] = f"At most {max_length} characters."
             return ""
-        return value.strip()
+        return value
 
     def email(self, name: str, *, required: bool = False) -> str:
         value = self.text(name, required=required, max_length=254)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from helpdesk.core import tenancy
 from helpdesk.core.exceptions import ServiceError
+from helpdesk.core.jobs import QUEUES
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization, Role
 from helpdesk.orgs.plans import PLANS
@@ -139,7 +140,8 @@ def demo_seed():
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
-@click.option("--queue", "queues", multiple=True, help="Queues to serve (default: all).")
+@click.option("--queue", "queues", multiple=True, type=click.Choice(QUEUES),
+              help="Queues to serve (default: all).")
 @with_appcontext
 def worker_command(burst, queues):
     """Run background jobs (the same code as `rq worker`)."""

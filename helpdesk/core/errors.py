@@ -7,7 +7,7 @@ import logging
 import redis
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from helpdesk.extensions import db
@@ -48,8 +48,9 @@ def error_response(status: int, message: str, fields: dict | None = None):
         body = {"error": {"code": CODES.get(status, "error"), "message": message}}
         if fields:
             body["error"]["fields"] = fields
-        return jsonify(body), status
-    return render_template("helpdesk/error.html", status=status, message=message), status
+        headers = {"WWW-Authenticate": 'Bearer realm="api"'} if status == 401 else {}
+        return jsonify(body), status, headers
+    return render_template("helpdesk/error.html", status=status, message=message), status, {}
 
 
 def init_app(app: Flask) -> None:
@@ -64,10 +65,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        response = error_response(exc.code or 500, exc.description or "")
-        if exc.code == 429 and getattr(exc, "retry_after", None):
-            response[0].headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return error_response(exc.code or 500, exc.description or "")
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(exc: IntegrityError):
@@ -75,6 +73,12 @@ def init_app(app: Flask) -> None:
         log.warning("integrity error: %s", exc.orig)
         return error_response(409, "That conflicts with a change made at the same moment "
                               "(for example the same address or email). Reload and try again.")
+
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError):
+        # A value PostgreSQL cannot store (out of range, bad encoding) that validation missed.
+        log.warning("data error: %s", exc.orig)
+        return error_response(400, "A value in the request is out of range or malformed.")
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(OperationalError)

@@ -30,13 +30,18 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str):
+        from helpdesk.accounts import sessions
         from helpdesk.accounts.models import User
 
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        if not user_id.isdigit() or not sessions.is_live(int(user_id)):
+            return None  # signed out elsewhere, or the password was reset
+        return db.session.get(User, int(user_id))
 
     @app.before_request
     def _refuse_nul_bytes() -> None:
         # PostgreSQL cannot store NUL in text: say so up front instead of failing at INSERT.
+        if "\x00" in request.path:
+            abort(404)
         values = [*request.args.values(), *request.form.values()]
         if any("\x00" in value for value in values):
             abort(400, description="Text fields may not contain NUL characters (\\0).")

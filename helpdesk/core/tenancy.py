@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import event, false, text
+from sqlalchemy import BigInteger, bindparam, event, false, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
@@ -124,8 +124,11 @@ def _scope_orm_statement(state: ORMExecuteState) -> None:
         # Joins to tenant tables from a global query find nothing rather than everything.
         criteria = with_loader_criteria(OrgScoped, lambda cls: false(), include_aliases=True)
     else:
+        # A typed bind: a bare int closure variable becomes an INTEGER bind (::INTEGER cast),
+        # which overflows for ids beyond 2**31 although org_id is BIGINT.
+        org_param = bindparam("tenancy_org_id", org_id, type_=BigInteger)
         criteria = with_loader_criteria(
-            OrgScoped, lambda cls: cls.org_id == org_id, include_aliases=True
+            OrgScoped, lambda cls: cls.org_id == org_param, include_aliases=True
         )
     state.statement = state.statement.options(criteria)
 

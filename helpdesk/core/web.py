@@ -25,6 +25,8 @@ def org_blueprint(name: str, import_name: str, section: str = "") -> Blueprint:
         from helpdesk.orgs.models import Organization
 
         slug = (values or {}).pop("org_slug", None)
+        if not slug or len(slug) > 63 or "\x00" in slug:  # cannot be a slug: skip the query
+            abort(404)
         org = db.session.scalar(select(Organization).where(Organization.slug == slug))
         if org is None:
             abort(404)

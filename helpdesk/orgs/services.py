@@ -58,7 +58,7 @@ def create_org(*, name: str, slug: str, owner: User, plan: str = "starter") -> O
     """
     name = name.strip()
     if not name:
-        raise ValidationFailed("Name missing.", {"name": "Give your organization a name."})
+        raise ValidationFailed("Name missing.", {"org_name": "Give your organization a name."})
     if plan not in PLANS:
         raise ValidationFailed("Unknown plan.", {"plan": f"Choose one of {', '.join(PLANS)}."})
     check_slug(slug)
@@ -91,19 +91,34 @@ def orgs_of_user(user: User) -> list[tuple[Organization, Role]]:
 
 def seats_used(org: Organization) -> int:
     """Members plus open invitations: an invitation holds a seat until it expires."""
-    members = db.session.scalar(select(func.count(Membership.id)))
+    # Filtered explicitly: the CLI and system jobs call this with the org filter lifted.
+    members = db.session.scalar(
+        select(func.count(Membership.id)).where(Membership.org_id == org.id)
+    )
     invited = db.session.scalar(
         select(func.count(Invitation.id)).where(
-            Invitation.accepted_at.is_(None), Invitation.expires_at > utcnow()
+            Invitation.org_id == org.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > utcnow(),
         )
     )
     return members + invited
 
 
-def check_seat_available(org: Organization, *, freeing: int = 0) -> None:
-    """Raises PlanLimitExceeded when the plan has no seat left for one more agent."""
+def lock_org(org: Organization) -> None:
+    """Serialize changes to an org's team until this transaction ends (seat and owner checks
+    must not interleave between concurrent requests)."""
+    db.session.execute(select(Organization.id).where(Organization.id == org.id).with_for_update())
+
+
+def check_seat_available(org: Organization) -> None:
+    """Raises PlanLimitExceeded when the plan has no seat left for one more agent.
+
+    Takes the org's lock first, so two concurrent invitations cannot both take the last seat.
+    """
+    lock_org(org)
     limit = org.agent_limit
-    if limit is None or seats_used(org) - freeing < limit:
+    if limit is None or seats_used(org) < limit:
         return
     upgrade = next_plan_up(org.plan)
     hint = f" Upgrade to {upgrade.name} for up to {upgrade.max_agents or 'unlimited'} agents." \
@@ -118,7 +133,7 @@ def _require_manage(actor: Membership, role: Role) -> None:
     if actor.role.rank < Role.ADMIN.rank:
         raise NotAllowed("Only owners and admins can manage the team.")
     if role is Role.OWNER and actor.role is not Role.OWNER:
-        raise NotAllowed("Only an owner can make someone an owner.")
+        raise NotAllowed("Only an owner can make someone an owner or change an owner.")
 
 
 def hash_token(token: str) -> str:
@@ -197,15 +212,25 @@ def revoke_invitation(actor: Membership, invitation: Invitation) -> None:
     db.session.flush()
 
 
-def _owner_count() -> int:
-    return db.session.scalar(select(func.count(Membership.id)).where(Membership.role == Role.OWNER))
+def _other_owners(member: Membership) -> int:
+    """Owners besides `member`, with the org locked so that two owners demoting each other at
+    the same moment cannot leave the org with none."""
+    lock_org(member.org)
+    return db.session.scalar(
+        select(func.count(Membership.id)).where(
+            Membership.org_id == member.org_id,
+            Membership.role == Role.OWNER,
+            Membership.id != member.id,
+        )
+    )
 
 
 def change_role(actor: Membership, member: Membership, role: Role) -> None:
     """Raises NotAllowed for too low a role or for demoting the last owner."""
     _require_manage(actor, max(role, member.role, key=lambda r: r.rank))
-    if member.role is Role.OWNER and role is not Role.OWNER and _owner_count() == 1:
+    if member.role is Role.OWNER and role is not Role.OWNER and _other_owners(member) == 0:
         raise NotAllowed("An organization needs at least one owner.")
+    db.session.refresh(member)  # the role as of the lock, not as first read
     member.role = role
     db.session.flush()
 
@@ -213,7 +238,7 @@ def change_role(actor: Membership, member: Membership, role: Role) -> None:
 def remove_member(actor: Membership, member: Membership) -> None:
     """Raises NotAllowed for too low a role or for removing the last owner."""
     _require_manage(actor, member.role)
-    if member.role is Role.OWNER and _owner_count() == 1:
+    if member.role is Role.OWNER and _other_owners(member) == 0:
         raise NotAllowed("An organization needs at least one owner.")
     db.session.delete(member)
     db.session.flush()

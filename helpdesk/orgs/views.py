@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from helpdesk.accounts import services as account_services
 from helpdesk.accounts.forms import AcceptInvitationForm
-from helpdesk.accounts.views import sign_in
+from helpdesk.accounts.sessions import sign_in
 from helpdesk.api import services as api_services
 from helpdesk.api.models import ApiToken
 from helpdesk.core.auth import current_membership, staff_required
@@ -94,21 +94,25 @@ def change_role(membership_id: int):
 @staff_required(Role.ADMIN)
 def remove_member(membership_id: int):
     member = _get_or_404(Membership, membership_id)
+    leaving = member.user_id == current_user.id
     if EmptyForm().validate_on_submit():
         name = member.user.name
-        _apply(lambda: services.remove_member(current_membership(), member),
-               f"{name} was removed from the team.")
+        message = f"You left {g.org.name}." if leaving else f"{name} was removed from the team."
+        done = _apply(lambda: services.remove_member(current_membership(), member), message)
+        if done and leaving:
+            return redirect(url_for("accounts.pick_org"))
     return redirect(url_for("settings.team"))
 
 
-def _apply(action, success: str) -> None:
+def _apply(action, success: str) -> bool:
     try:
         action()
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")
-    else:
-        flash(success, "success")
+        return False
+    flash(success, "success")
+    return True
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])

@@ -154,3 +154,46 @@ def test_password_reset_for_unknown_email_sends_nothing(client, smtp, run_jobs):
 
 def test_forged_reset_token_is_404(client):
     assert client.get("/password/reset/not-a-token").status_code == 404
+
+
+def test_logout_ends_the_session_even_for_a_copied_cookie(app, client, make_org, login):
+    org = make_org()
+    login(org.owner_email)
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get(f"/{org.slug}/desk/").status_code == 200
+    client.post("/logout")
+    assert copy.get(f"/{org.slug}/desk/").status_code == 302  # back to the login page
+
+
+def test_password_reset_signs_out_every_other_session(app, client, make_org, login, smtp,
+                                                      run_jobs):
+    org = make_org()
+    other_device = app.test_client()
+    other_device.post("/login", data={"email": org.owner_email, "password": org.password})
+    assert other_device.get(f"/{org.slug}/desk/").status_code == 200
+    client.post("/password/forgot", data={"email": org.owner_email})
+    run_jobs()
+    link = re.search(r"http://localhost(/password/reset/\S+)",
+                     smtp.wait_for(1)[0].get_content()).group(1)
+    client.post(link, data={"password": "new-password-1", "confirm": "new-password-1"})
+    assert client.get(f"/{org.slug}/desk/").status_code == 200  # the resetting browser stays in
+    assert other_device.get(f"/{org.slug}/desk/").status_code == 302
+
+
+def test_the_same_email_in_two_unicode_spellings_is_one_account(client):
+    composed = {**SIGNUP, "email": "jos\u00e9@example.com", "slug": "one"}
+    decomposed = {**SIGNUP, "email": "jose\u0301@example.com", "slug": "two"}
+    assert client.post("/signup", data=composed).status_code == 302
+    client.post("/logout")
+    response = client.post("/signup", data=decomposed)
+    assert response.status_code == 422 and "already exists" in response.get_data(as_text=True)
+
+
+def test_blank_names_and_space_passwords_are_field_errors(client):
+    response = client.post("/signup", data={**SIGNUP, "org_name": "   ", "name": "  "})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="org_name-error"' in html and 'id="name-error"' in html
+    response = client.post("/signup", data={**SIGNUP, "password": " " * 12})
+    assert response.status_code == 422 and "not only spaces" in response.get_data(as_text=True)

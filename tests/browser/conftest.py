@@ -5,10 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlalchemy import create_engine, text
-
-from tests.conftest import close_app, make_test_app
-from tests.servers import LiveServer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -26,23 +22,3 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-@pytest.fixture
-def live_server(migrated, server_urls, tmp_path, smtp_server):
-    """The app with CSRF on, committing for real; tables are emptied afterwards."""
-    smtp_url, _ = smtp_server
-    app = make_test_app(migrated, server_urls[1], tmp_path, WTF_CSRF_ENABLED=True,
-                        SMTP_URL=smtp_url)
-    server = LiveServer(app)
-    app.config["PUBLIC_URL"] = server.url
-    server.start()
-    yield server
-    server.stop()
-    close_app(app)
-    engine = create_engine(migrated)  # the owner, not the app role: RLS does not apply
-    with engine.begin() as connection:
-        tables = connection.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
-        )).scalars().all()
-        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-    engine.dispose()

@@ -59,3 +59,38 @@ def test_password_reset_requests_are_rate_limited(client, make_org, smtp, run_jo
     assert response.status_code == 429
     run_jobs()
     assert len(smtp.wait_for(5)) == 5
+
+
+def test_nul_in_the_path_is_404(client):
+    assert client.get("/x%00/shop/").status_code == 404
+    assert client.get("/demo%00/desk/").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ('{"email": "s@example.com", "name": "\\ud800"}', 422),
+    ("[" * 100_000 + "]" * 100_000, 400),
+    ('{"email":', 400),
+])
+def test_api_json_edge_cases(client, make_org, make_token, body, status):
+    org = make_org()
+    response = client.post("/api/v1/customers", data=body, content_type="application/json",
+                           headers={"Authorization": f"Bearer {make_token(org, org.owner_id)}"})
+    assert response.status_code == status
+    assert response.json["error"]["message"]
+
+
+def test_api_401_names_the_scheme_and_huge_org_ids_are_401(client):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    response = client.get("/api/v1/me",
+                          headers={"Authorization": "Bearer hd_999999999999999999_" + "a" * 37})
+    assert response.status_code == 401
+
+
+def test_api_strips_before_measuring(client, make_org, make_token):
+    org = make_org()
+    response = client.post("/api/v1/customers", json={"email": "p@example.com",
+                                                      "phone": "  " + "1" * 48 + "  "},
+                           headers={"Authorization": f"Bearer {make_token(org, org.owner_id)}"})
+    assert response.status_code == 201 and response.json["phone"] == "1" * 48

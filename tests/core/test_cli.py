@@ -83,3 +83,27 @@ def test_worker_burst_runs_queued_jobs(cli, app, smtp):
     assert result.exit_code == 0, result.output
     [mail] = smtp.wait_for(1)
     assert mail["Subject"] == "Hello" and mail.get_content().strip() == "Body text"
+
+
+def test_cli_rejects_invalid_emails(cli, make_org):
+    result = cli("org", "create", "newco", "--name", "N", "--owner-email", "not-an-email",
+                 "--owner-password", "password-1")
+    assert result.exit_code == 1 and "email" in result.output
+    org = make_org()
+    result = cli("user", "create", "--org", org.slug, "--email", "bad email",
+                 "--password", "password-1")
+    assert result.exit_code == 1 and "email" in result.output
+
+
+def test_seat_count_is_per_org_in_the_cli(cli, make_org, make_member):
+    crowded, quiet = make_org(), make_org()
+    make_member(crowded)
+    make_member(crowded)
+    result = cli("user", "create", "--org", quiet.slug, "--email", "sam@cli.test",
+                 "--password", "password-1")
+    assert result.exit_code == 0, result.output
+
+
+def test_worker_rejects_unknown_queue_cleanly(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--burst", "--queue", "bogus"])
+    assert result.exit_code == 2 and "bogus" in result.output and "Traceback" not in result.output

@@ -135,3 +135,33 @@ def test_team_page_lists_members(client, make_org, make_member, login):
     html = client.get(f"/{org.slug}/desk/settings/team").get_data(as_text=True)
     assert org.owner_email in html and agent.email in html
     assert "Invite a teammate" not in html  # agents see the team but cannot manage it
+
+
+def test_signed_in_as_someone_else_can_switch_to_accept(client, make_org, login, smtp,
+                                                        run_jobs):
+    org, invited, bystander = make_org(), make_org(), make_org()
+    login(org.owner_email)
+    invite(client, org, invited.owner_email)
+    run_jobs()
+    path = re.search(r"http://localhost(/\S+)", smtp.wait_for(1)[0].get_content()).group(1)
+    client.post("/logout")
+    login(bystander.owner_email)
+    page = client.get(path).get_data(as_text=True)
+    assert "Sign out and switch account" in page
+    response = client.post("/logout", data={"next": path})
+    assert response.headers["Location"].startswith("/login?next=")
+    response = client.post(response.headers["Location"],
+                           data={"email": invited.owner_email, "password": invited.password})
+    assert response.headers["Location"] == path
+    assert client.post(path).status_code == 302
+    assert client.get(f"/{org.slug}/desk/").status_code == 200
+
+
+def test_an_admin_leaving_lands_on_the_org_picker(client, make_org, make_member, login, in_org):
+    org = make_org()
+    admin = make_member(org, "admin")
+    login(admin.email)
+    with in_org(org.id) as session:
+        own_id = session.scalar(select(Membership.id).where(Membership.user_id == admin.id))
+    response = client.post(f"/{org.slug}/desk/settings/team/members/{own_id}/remove")
+    assert response.headers["Location"] == "/orgs"

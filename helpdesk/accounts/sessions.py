@@ -1,0 +1,55 @@
+"""Server-side record of signed-in staff sessions, so that signing out or resetting a password
+really ends a session (the cookie alone is signed, not revocable).
+
+Each login gets a random session id, kept in the cookie and in the Redis set
+`staff-sessions:<user id>`; a cookie whose id is not in the set is treated as signed out.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import session
+from flask_login import login_user, logout_user
+
+from helpdesk.core import tenancy
+from helpdesk.extensions import redis_store
+
+SESSION_DAYS = 30
+_KEY = "staff-sessions:{user_id}"
+_SESSION_FIELD = "staff_session"
+
+
+def sign_in(user) -> None:
+    session_id = secrets.token_urlsafe(24)
+    key = _KEY.format(user_id=user.id)
+    with redis_store.client.pipeline() as pipe:
+        pipe.sadd(key, session_id)
+        pipe.expire(key, SESSION_DAYS * 86400)
+        pipe.execute()
+    session.clear()  # a fresh session on every sign-in (no fixation)
+    login_user(user)
+    session[_SESSION_FIELD] = session_id
+    tenancy.set_current_user(user.id)
+
+
+def is_live(user_id: int) -> bool:
+    session_id = session.get(_SESSION_FIELD)
+    return bool(session_id) and bool(
+        redis_store.client.sismember(_KEY.format(user_id=user_id), session_id)
+    )
+
+
+def sign_out() -> None:
+    from flask_login import current_user
+
+    session_id = session.get(_SESSION_FIELD)
+    if current_user.is_authenticated and session_id:
+        redis_store.client.srem(_KEY.format(user_id=current_user.id), session_id)
+    logout_user()
+    session.clear()
+
+
+def end_all_sessions(user_id: int) -> None:
+    """Sign the user out everywhere (after a password change)."""
+    redis_store.client.delete(_KEY.format(user_id=user_id))
