@@ -67,4 +67,6 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_IP": int(env.get("LOGIN_MAX_FAILURES_PER_IP", 50)),
         "LOGIN_WINDOW": int(env.get("LOGIN_WINDOW", 900)),
         "TRIAL_DAYS": 14,
+        "ATTACHMENTS_DIR": env.get("ATTACHMENTS_DIR", str(instance / "attachments")),
+        "MAX_ATTACHMENT_SIZE": int(env.get("MAX_ATTACHMENT_SIZE", 10 * 1024 * 1024)),
     }

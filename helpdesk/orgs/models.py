@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Enum, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, ForeignKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +71,7 @@ class Membership(OrgScoped, TimestampMixin, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(role_enum)
     is_away: Mapped[bool] = mapped_column(default=False, server_default="false")
+    signature: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     user: Mapped[User] = relationship(lazy="joined")
     org: Mapped[Organization] = relationship()

@@ -240,5 +240,8 @@ def remove_member(actor: Membership, member: Membership) -> None:
     _require_manage(actor, member.role)
     if member.role is Role.OWNER and _other_owners(member) == 0:
         raise NotAllowed("An organization needs at least one owner.")
+    from helpdesk.tickets.assignment import reassign_tickets_of
+
+    reassign_tickets_of(actor.user_id, member.org_id, member.user_id)
     db.session.delete(member)
     db.session.flush()

@@ -1,0 +1,13 @@
+"""Tickets: the desk's inbox and ticket pages (views), services, timeline, automation."""
+
+from flask import Flask
+
+from helpdesk.core.web import org_blueprint
+
+bp = org_blueprint("tickets", __name__, "desk/tickets")
+
+
+def init_app(app: Flask) -> None:
+    from helpdesk.tickets import settings_views, views  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -1,0 +1,81 @@
+"""Attachment files on the local filesystem under ATTACHMENTS_DIR, one folder per org.
+
+Files are named by a random key, never by the uploaded name; downloads are served by the
+desk and the API only to the attachment's org (the row is tenant-scoped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import secrets
+import unicodedata
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import current_app
+
+from helpdesk.core.exceptions import ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Attachment, Message
+
+CHUNK = 1024 * 1024
+
+
+def storage_root() -> Path:
+    return Path(current_app.config["ATTACHMENTS_DIR"])
+
+
+def max_size() -> int:
+    return current_app.config["MAX_ATTACHMENT_SIZE"]
+
+
+def safe_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*\x00').strip(". ")
+    return name[:200] or "attachment"
+
+
+def save_attachment(message: Message, filename: str, stream: BinaryIO,
+                    content_type: str | None = None, content_id: str | None = None) -> Attachment:
+    """Store the stream and its row. Raises ValidationFailed past MAX_ATTACHMENT_SIZE."""
+    limit = max_size()
+    key = f"{message.org_id}/{secrets.token_hex(16)}"
+    path = storage_root() / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    try:
+        with open(path, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ValidationFailed(
+                        f"{safe_filename(filename)} is too large: attachments may be at most "
+                        f"{limit // (1024 * 1024)} MB.",
+                        {"attachments": f"at most {limit // (1024 * 1024)} MB per file"},
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    name = safe_filename(filename)
+    guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    attachment = Attachment(org_id=message.org_id, message_id=message.id, filename=name,
+                            content_type=guessed.split(";")[0].strip().lower()[:127], size=size,
+                            sha256=digest.hexdigest(), storage_key=key, content_id=content_id)
+    db.session.add(attachment)
+    return attachment
+
+
+def attachment_path(attachment: Attachment) -> Path:
+    root = storage_root().resolve()
+    path = (root / attachment.storage_key).resolve()
+    if root not in path.parents:  # a tampered key must not escape the folder
+        raise ValueError("attachment path outside the storage folder")
+    return path
+
+
+# Types a browser may display inline; everything else downloads.
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf",
+                "text/plain"}

@@ -1,0 +1,250 @@
+"""Tickets, their messages, attachments and the append-only timeline."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpdesk.core.models import Base, OrgScoped, TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from helpdesk.accounts.models import User
+    from helpdesk.customers.models import Customer
+
+
+def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
+    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=16,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class Status(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Channel(enum.StrEnum):
+    EMAIL = "email"
+    PORTAL = "portal"
+    API = "api"
+    PHONE = "phone"
+    STORE = "store"
+
+
+class MessageKind(enum.StrEnum):
+    CUSTOMER = "customer"  # written by the customer
+    REPLY = "reply"  # public reply by an agent (sent by email)
+    NOTE = "note"  # internal note, never shown to the customer
+
+
+class Team(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("org_id", "name"), UniqueConstraint("org_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class TicketCounter(OrgScoped, Base):
+    """The last ticket number of an org; incremented under a row lock (no gaps, no races)."""
+
+    __tablename__ = "ticket_counters"
+    __table_args__ = (UniqueConstraint("org_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(default=0)
+
+
+class Ticket(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        UniqueConstraint("org_id", "id"),
+        ForeignKeyConstraint(["org_id", "customer_id"], ["customers.org_id", "customers.id"]),
+        ForeignKeyConstraint(["org_id", "team_id"], ["teams.org_id", "teams.id"]),
+        # The inbox: a status (or assignee) filter, newest activity first, keyset on id.
+        Index("ix_tickets_inbox", "org_id", "status", "last_activity_at", "id"),
+        Index("ix_tickets_assignee", "org_id", "assignee_id", "status", "last_activity_at", "id"),
+        Index("ix_tickets_customer", "org_id", "customer_id", "last_activity_at"),
+        Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        CheckConstraint("number > 0", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int]
+    subject: Mapped[str] = mapped_column(String(500))
+    status: Mapped[Status] = mapped_column(_enum(Status, "ticket_status"), default=Status.NEW)
+    priority: Mapped[Priority] = mapped_column(
+        _enum(Priority, "ticket_priority"), default=Priority.NORMAL
+    )
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "ticket_channel"))
+    customer_id: Mapped[int]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None]
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list,
+                                            server_default=text("'{}'"))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict,
+                                                          server_default=text("'{}'"))
+    is_spam: Mapped[bool] = mapped_column(default=False, server_default="false")
+    first_response_at: Mapped[datetime | None]
+    solved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    last_activity_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
+                                                 onupdate=utcnow)
+
+    # Read-only: services set the *_id columns (the composite keys share org_id).
+    customer: Mapped[Customer] = relationship(lazy="joined", viewonly=True)
+    assignee: Mapped[User | None] = relationship(lazy="joined", viewonly=True)
+    team: Mapped[Team | None] = relationship(viewonly=True)
+
+
+class Message(OrgScoped, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("org_id", "id"),
+        ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"],
+                             ondelete="CASCADE"),
+        Index("ix_messages_ticket", "org_id", "ticket_id", "created_at"),
+        Index("ix_messages_message_id", "org_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int]
+    kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_customer_id: Mapped[int | None]
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")  # sanitized with nh3
+    # Email headers (the email channel fills them; our replies get our own Message-ID).
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(Text)
+    references: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+    author_user: Mapped[User | None] = relationship(lazy="joined")
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="selectin", order_by="Attachment.id", viewonly=True
+    )
+
+
+class Attachment(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "attachments"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "message_id"], ["messages.org_id", "messages.id"],
+                             ondelete="CASCADE"),
+        Index("ix_attachments_message", "org_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int]
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(255))  # path below ATTACHMENTS_DIR
+    content_id: Mapped[str | None] = mapped_column(String(255))  # for cid: inline images
+
+
+class TicketEvent(OrgScoped, Base):
+    """Append-only timeline: the app role may insert and read, never update or delete."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"],
+                             ondelete="CASCADE"),
+        Index("ix_ticket_events_ticket", "org_id", "ticket_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int]
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class CustomFieldType(enum.StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DROPDOWN = "dropdown"
+    CHECKBOX = "checkbox"
+    DATE = "date"
+
+
+class CustomField(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "custom_fields"
+    __table_args__ = (UniqueConstraint("org_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(50))
+    label: Mapped[str] = mapped_column(String(100))
+    field_type: Mapped[CustomFieldType] = mapped_column(_enum(CustomFieldType, "custom_field_type"))
+    options: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class Notification(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user", "org_id", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(500))
+    read_at: Mapped[datetime | None]
+
+
+class CannedResponse(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    owner_user_id: Mapped[int | None] = mapped_column(  # None: shared with the whole team
+        ForeignKey("users.id", ondelete="CASCADE")
+    )
+    usage_count: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class AutomationRule(OrgScoped, TimestampMixin, Base):
+    __tablename__ = "automation_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(32))  # created / updated / customer_replied
+    position: Mapped[int] = mapped_column(default=0)
+    is_active: Mapped[bool] = mapped_column(default=True, server_default="true")
+    match_all: Mapped[bool] = mapped_column(default=True, server_default="true")
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    actions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)

@@ -1,0 +1,376 @@
+"""Tickets: create, read for update, change fields, add messages. Services flush, never commit."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, BinaryIO
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from helpdesk.core import tenancy
+from helpdesk.core.emails import clean_email
+from helpdesk.core.exceptions import NotAllowed, ValidationFailed
+from helpdesk.core.models import utcnow
+from helpdesk.customers.models import Customer
+from helpdesk.extensions import db
+from helpdesk.orgs.models import Membership
+from helpdesk.tickets import events, workflow
+from helpdesk.tickets.attachments import save_attachment
+from helpdesk.tickets.models import (
+    Channel,
+    CustomField,
+    CustomFieldType,
+    Message,
+    MessageKind,
+    Priority,
+    Status,
+    Team,
+    Ticket,
+    TicketCounter,
+)
+from helpdesk.tickets.sanitize import clean_html, html_to_text, text_to_html
+
+UNSET: Any = object()
+TAG_PATTERN = re.compile(r"^[\w][\w .:/+-]{0,49}$", re.UNICODE)
+MAX_TAGS = 20
+MAX_BODY = 200_000
+
+
+def next_number(org_id: int) -> int:
+    """The org's next ticket number. The counter row is locked until commit, so concurrent
+    creations queue up; a rolled-back creation gives its number back (no gaps)."""
+    number = db.session.execute(
+        update(TicketCounter)
+        .where(TicketCounter.org_id == org_id)
+        .values(last_number=TicketCounter.last_number + 1)
+        .returning(TicketCounter.last_number)
+    ).scalar()
+    if number is None:
+        db.session.add(TicketCounter(org_id=org_id, last_number=0))
+        db.session.flush()
+        return next_number(org_id)
+    return number
+
+
+def get_ticket(number: int, *, for_update: bool = False) -> Ticket | None:
+    """The current org's ticket by number; None for another org's or a missing one.
+
+    With for_update the row stays locked until commit: concurrent edits queue up and each
+    applies its own fields to the other's result, so neither change is lost.
+    """
+    query = select(Ticket).where(Ticket.number == number)
+    if for_update:
+        query = query.with_for_update(of=Ticket)
+    return db.session.scalar(query)
+
+
+def resolve_merged(ticket: Ticket) -> Ticket:
+    """Follow merges to the ticket that lives on (mail to a merged ticket lands there)."""
+    seen = set()
+    while ticket.merged_into_id is not None and ticket.id not in seen:
+        seen.add(ticket.id)
+        ticket = db.session.get(Ticket, ticket.merged_into_id)
+    return ticket
+
+
+def find_or_create_customer(email: str, name: str = "") -> Customer:
+    """Raises ValidationFailed for an invalid address."""
+    try:
+        address = clean_email(email)
+    except ValueError as error:
+        raise ValidationFailed("Invalid email.", {"customer_email": str(error)}) from error
+    customer = db.session.scalar(select(Customer).where(Customer.email == address))
+    if customer is None:
+        customer = Customer(email=address, name=(name or "").strip()[:200])
+        db.session.add(customer)
+        db.session.flush()
+    return customer
+
+
+def clean_tags(tags: Iterable[Any]) -> list[str]:
+    """Lower-case, trimmed, unique, in order. Raises ValidationFailed for bad ones."""
+    result: list[str] = []
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise ValidationFailed("Invalid tag.", {"tags": "tags are strings"})
+        tag = raw.strip().lower()
+        if not tag:
+            continue
+        if not TAG_PATTERN.match(tag):
+            raise ValidationFailed("Invalid tag.", {"tags": f"“{raw[:60]}”: use up to 50 "
+                                                            "letters, digits, spaces or - _ . :"})
+        if tag not in result:
+            result.append(tag)
+    if len(result) > MAX_TAGS:
+        raise ValidationFailed("Too many tags.", {"tags": f"at most {MAX_TAGS} tags"})
+    return result
+
+
+def clean_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Check values against the org's field definitions; unknown keys are errors."""
+    if not isinstance(values, dict):
+        raise ValidationFailed("Invalid fields.", {"custom_fields": "must be an object"})
+    definitions = {f.key: f for f in db.session.scalars(select(CustomField))}
+    errors, cleaned = {}, {}
+    for key, value in values.items():
+        field = definitions.get(key)
+        if field is None:
+            errors[f"custom_fields.{key}"] = "unknown field"
+            continue
+        if value is None or value == "":
+            cleaned[key] = None
+            continue
+        kind = field.field_type
+        if kind is CustomFieldType.NUMBER and not (isinstance(value, int | float)
+                                                   and not isinstance(value, bool)):
+            try:
+                value = float(value) if "." in str(value) else int(value)
+            except (TypeError, ValueError):
+                errors[f"custom_fields.{key}"] = "must be a number"
+                continue
+        elif kind is CustomFieldType.CHECKBOX:
+            if not isinstance(value, bool):
+                if str(value).lower() in ("true", "on", "1", "yes"):
+                    value = True
+                elif str(value).lower() in ("false", "off", "0", "no"):
+                    value = False
+                else:
+                    errors[f"custom_fields.{key}"] = "must be true or false"
+                    continue
+        elif kind is CustomFieldType.DATE:
+            try:
+                value = date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                errors[f"custom_fields.{key}"] = "must be a date (YYYY-MM-DD)"
+                continue
+        elif kind is CustomFieldType.DROPDOWN and value not in field.options:
+            errors[f"custom_fields.{key}"] = f"must be one of: {', '.join(field.options)}"
+            continue
+        elif kind is CustomFieldType.TEXT:
+            value = str(value)[:1000]
+        cleaned[key] = value
+    if errors:
+        raise ValidationFailed("Invalid custom fields.", errors)
+    return cleaned
+
+
+def _body(body_text: str | None, body_html: str | None) -> tuple[str, str]:
+    """(text, sanitized html) from whichever the caller has; raises ValidationFailed if empty."""
+    body_html = clean_html(body_html) if body_html else ""
+    body_text = (body_text or "").replace("\x00", "")
+    if not body_text.strip() and body_html:
+        body_text = html_to_text(body_html)
+    if not body_html and body_text:
+        body_html = text_to_html(body_text)
+    if not body_text.strip():
+        raise ValidationFailed("Empty message.", {"body": "Write a message."})
+    if len(body_text) > MAX_BODY:
+        raise ValidationFailed("Message too long.", {"body": f"at most {MAX_BODY} characters"})
+    return body_text, body_html
+
+
+def _member_ids() -> set[int]:
+    return set(db.session.scalars(select(Membership.user_id)))
+
+
+def create_ticket(actor_id: int | None, *, subject: str, customer: Customer, channel: Channel,
+                  body_text: str | None = None, body_html: str | None = None,
+                  priority: Priority = Priority.NORMAL, tags: Iterable[str] = (),
+                  custom_fields: dict | None = None, team_id: int | None = None,
+                  assignee_id: int | None = None,
+                  attachments: Iterable[tuple[str, BinaryIO, str | None]] = (),
+                  follow_up_of: Ticket | None = None, headers: dict | None = None) -> Ticket:
+    """A new ticket whose first message is the customer's. Runs assignment and automation.
+
+    Raises ValidationFailed for an empty subject or body, bad tags or custom fields.
+    """
+    subject = " ".join((subject or "").split())[:500]
+    if not subject:
+        raise ValidationFailed("Subject missing.", {"subject": "Give the ticket a subject."})
+    body_text, body_html = _body(body_text, body_html)
+    tags = clean_tags(tags)
+    fields = clean_custom_fields(custom_fields or {})
+    if assignee_id is not None and assignee_id not in _member_ids():
+        raise ValidationFailed("Unknown assignee.", {"assignee": "not a member of this team"})
+    org_id = tenancy.current_org_id() or customer.org_id
+    ticket = Ticket(org_id=org_id, number=next_number(org_id), subject=subject, channel=channel,
+                    priority=priority, customer_id=customer.id, tags=tags, custom_fields=fields,
+                    team_id=team_id, assignee_id=assignee_id,
+                    follow_up_of_id=follow_up_of.id if follow_up_of else None)
+    db.session.add(ticket)
+    db.session.flush()
+    events.created(ticket, actor_id)
+    if follow_up_of is not None:
+        events.follow_up(ticket, actor_id, follow_up_of.number)
+    _add_message_row(ticket, MessageKind.CUSTOMER, None, customer.id, body_text, body_html,
+                     attachments, headers)
+    if assignee_id is None:
+        from helpdesk.tickets.assignment import auto_assign
+
+        auto_assign(ticket)
+    from helpdesk.tickets.automation import run_rules
+
+    run_rules("created", ticket)
+    db.session.flush()
+    return ticket
+
+
+def _add_message_row(ticket, kind, author_user_id, author_customer_id, body_text, body_html,
+                     attachments, headers=None) -> Message:
+    headers = headers or {}
+    message = Message(org_id=ticket.org_id, ticket_id=ticket.id, kind=kind,
+                      author_user_id=author_user_id, author_customer_id=author_customer_id,
+                      body_text=body_text, body_html=body_html,
+                      message_id=headers.get("message_id"), in_reply_to=headers.get("in_reply_to"),
+                      references=headers.get("references"))
+    db.session.add(message)
+    db.session.flush()
+    for filename, stream, content_type in attachments:
+        save_attachment(message, filename, stream, content_type)
+    ticket.last_activity_at = utcnow()
+    return message
+
+
+def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
+              body_html: str | None = None, attachments=(), status: Status | None = None,
+              send: bool = True) -> Message:
+    """A public reply by an agent, mailed to the customer. Sets first_response_at once.
+
+    The ticket moves to `status` (default: open, if it was new). Raises ValidationFailed,
+    InvalidTransition, NotAllowed (merged tickets take no replies).
+    """
+    _require_live(ticket)
+    body_text, body_html = _body(body_text, body_html)
+    message = _add_message_row(ticket, MessageKind.REPLY, actor_id, None, body_text, body_html,
+                               attachments)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = message.created_at or utcnow()
+    target = status or (Status.OPEN if ticket.status is Status.NEW else None)
+    if target is not None:
+        workflow.change_status(actor_id, ticket, target)
+    if send:
+        from helpdesk.tickets.outbound import send_reply
+
+        send_reply(ticket, message)
+    db.session.flush()
+    return message
+
+
+def add_note(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
+             body_html: str | None = None, attachments=()) -> Message:
+    """An internal note; @mentions notify the colleagues named. Not a reply (no SLA effect)."""
+    body_text, body_html = _body(body_text, body_html)
+    message = _add_message_row(ticket, MessageKind.NOTE, actor_id, None, body_text, body_html,
+                               attachments)
+    from helpdesk.tickets.notifications import notify_mentions
+
+    notify_mentions(actor_id, ticket, message)
+    db.session.flush()
+    return message
+
+
+def add_customer_message(ticket: Ticket, customer: Customer, *, body_text: str | None = None,
+                         body_html: str | None = None, attachments=(),
+                         headers: dict | None = None) -> Message:
+    """The customer wrote again. Merged tickets forward to their target; pending and solved
+    tickets reopen; a closed ticket gets a new follow-up ticket linked to it."""
+    ticket = resolve_merged(ticket)
+    if ticket.status is Status.CLOSED:
+        follow_up = create_ticket(None, subject=ticket.subject, customer=customer,
+                                  channel=ticket.channel, body_text=body_text,
+                                  body_html=body_html, attachments=attachments,
+                                  follow_up_of=ticket, headers=headers)
+        return db.session.scalar(select(Message).where(Message.ticket_id == follow_up.id))
+    body_text, body_html = _body(body_text, body_html)
+    message = _add_message_row(ticket, MessageKind.CUSTOMER, None, customer.id, body_text,
+                               body_html, attachments, headers)
+    workflow.reopen_on_customer_reply(ticket)
+    from helpdesk.tickets.automation import run_rules
+
+    run_rules("customer_replied", ticket)
+    db.session.flush()
+    return message
+
+
+def _require_live(ticket: Ticket) -> None:
+    if ticket.merged_into_id is not None:
+        raise NotAllowed(f"Ticket #{ticket.number} was merged; reply on the ticket it was "
+                         "merged into.")
+
+
+def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSET,
+                  priority: Priority = UNSET, assignee_id: int | None = UNSET,
+                  team_id: int | None = UNSET, tags: Iterable[str] = UNSET,
+                  add_tags: Iterable[str] = (), remove_tags: Iterable[str] = (),
+                  custom_fields: dict = UNSET, subject: str = UNSET, is_spam: bool = UNSET,
+                  run_automation: bool = True) -> list[str]:
+    """Apply only the given changes, each with its timeline event; returns what changed.
+
+    Raises ValidationFailed (bad values), InvalidTransition (status), NotAllowed (merged).
+    """
+    changed: list[str] = []
+    if ticket.merged_into_id is not None and (status is not UNSET or assignee_id is not UNSET):
+        _require_live(ticket)
+    if subject is not UNSET:
+        new_subject = " ".join((subject or "").split())[:500]
+        if not new_subject:
+            raise ValidationFailed("Subject missing.", {"subject": "Give the ticket a subject."})
+        if new_subject != ticket.subject:
+            events.subject_changed(ticket, actor_id, ticket.subject, new_subject)
+            ticket.subject = new_subject
+            changed.append("subject")
+    if priority is not UNSET and priority != ticket.priority:
+        events.priority_changed(ticket, actor_id, ticket.priority.value, priority.value)
+        ticket.priority = priority
+        changed.append("priority")
+    if assignee_id is not UNSET and assignee_id != ticket.assignee_id:
+        if assignee_id is not None and assignee_id not in _member_ids():
+            raise ValidationFailed("Unknown assignee.", {"assignee": "not a member of this team"})
+        from helpdesk.tickets.assignment import set_assignee
+
+        set_assignee(actor_id, ticket, assignee_id)
+        changed.append("assignee")
+    if team_id is not UNSET and team_id != ticket.team_id:
+        if team_id is not None and db.session.get(Team, team_id) is None:
+            raise ValidationFailed("Unknown team.", {"team": "no such team"})
+        events.team_changed(ticket, actor_id, ticket.team_id, team_id)
+        ticket.team_id = team_id
+        changed.append("team")
+    new_tags = list(ticket.tags) if tags is UNSET else clean_tags(tags)
+    new_tags = [t for t in new_tags + clean_tags(add_tags) if t not in clean_tags(remove_tags)]
+    new_tags = list(dict.fromkeys(new_tags))
+    if new_tags != list(ticket.tags):
+        added = [t for t in new_tags if t not in ticket.tags]
+        removed = [t for t in ticket.tags if t not in new_tags]
+        clean_tags(new_tags)  # the limit applies to the result
+        events.tags_changed(ticket, actor_id, added, removed)
+        ticket.tags = new_tags
+        changed.append("tags")
+    if custom_fields is not UNSET:
+        cleaned = clean_custom_fields(custom_fields)
+        diff = {k: v for k, v in cleaned.items() if ticket.custom_fields.get(k) != v}
+        if diff:
+            events.fields_changed(ticket, actor_id, diff)
+            ticket.custom_fields = {**ticket.custom_fields, **diff}
+            changed.append("custom_fields")
+    if is_spam is not UNSET and is_spam != ticket.is_spam:
+        events.spam_marked(ticket, actor_id, is_spam)
+        ticket.is_spam = is_spam
+        changed.append("spam")
+    if status is not UNSET and workflow.change_status(actor_id, ticket, status):
+        changed.append("status")
+    if changed:
+        ticket.updated_at = utcnow()
+        db.session.flush()
+        if run_automation:
+            from helpdesk.tickets.automation import run_rules
+
+            run_rules("updated", ticket)
+    return changed
+
+
+def max_upload_mb() -> int:
+    return current_app.config["MAX_ATTACHMENT_SIZE"] // (1024 * 1024)
