@@ -6,7 +6,7 @@ import functools
 import hashlib
 import unicodedata
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,6 +18,7 @@ from helpdesk.core.emails import clean_email
 from helpdesk.core.exceptions import Conflict, ServiceError, ValidationFailed
 from helpdesk.core.mail import send_mail
 from helpdesk.core.models import utcnow
+from helpdesk.core.urls import public_url
 from helpdesk.extensions import db
 
 MIN_PASSWORD = 8
@@ -141,9 +142,7 @@ def request_password_reset(email: str, address: str) -> None:
     user = find_user(email)
     if user is None or not user.is_active:
         return
-    link = current_app.config["PUBLIC_URL"] + url_for(
-        "accounts.reset_password", token=make_reset_token(user)
-    )
+    link = public_url("accounts.reset_password", token=make_reset_token(user))
     send_mail(
         user.email,
         "Reset your Helpdesk password",

@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
 from helpdesk.accounts.models import User
@@ -16,6 +16,7 @@ from helpdesk.core import tenancy
 from helpdesk.core.exceptions import Conflict, NotAllowed, PlanLimitExceeded, ValidationFailed
 from helpdesk.core.mail import send_mail
 from helpdesk.core.models import utcnow
+from helpdesk.core.urls import public_url
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Invitation, Membership, Organization, Role
 from helpdesk.orgs.plans import PLANS, next_plan_up
@@ -172,9 +173,7 @@ def invite_member(actor: Membership, org: Organization, *, email: str, role: Rol
     )
     db.session.add(invitation)
     db.session.flush()
-    link = current_app.config["PUBLIC_URL"] + url_for(
-        "orgs.accept_invitation", org_slug=org.slug, token=token
-    )
+    link = public_url("orgs.accept_invitation", org_slug=org.slug, token=token)
     send_mail(
         email,
         f"{actor.user.name} invited you to {org.name} on Helpdesk",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app, url_for
 from sqlalchemy import select
 
 from helpdesk.accounts.models import User
 from helpdesk.core.mail import send_mail
+from helpdesk.core.urls import public_url
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets.models import Message, Notification, Ticket
@@ -22,8 +22,7 @@ def notify(user_id: int, ticket: Ticket, kind: str, text: str, *, email: bool = 
     if email:
         user = db.session.get(User, user_id)
         org = db.session.get(Organization, ticket.org_id)
-        link = current_app.config["PUBLIC_URL"] + url_for(
-            "tickets.detail", org_slug=org.slug, number=ticket.number)
+        link = public_url("tickets.detail", org_slug=org.slug, number=ticket.number)
         send_mail(user.email, f"[{org.name}] {text[:120]}", f"{text}\n\nOpen the ticket: {link}")
 
 

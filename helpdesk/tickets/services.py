@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from helpdesk.core import tenancy
 from helpdesk.core.emails import clean_email
@@ -42,17 +43,16 @@ MAX_BODY = 200_000
 def next_number(org_id: int) -> int:
     """The org's next ticket number. The counter row is locked until commit, so concurrent
     creations queue up; a rolled-back creation gives its number back (no gaps)."""
-    number = db.session.execute(
+    db.session.execute(
+        pg_insert(TicketCounter).values(org_id=org_id, last_number=0)
+        .on_conflict_do_nothing(index_elements=["org_id"])
+    )
+    return db.session.execute(
         update(TicketCounter)
         .where(TicketCounter.org_id == org_id)
         .values(last_number=TicketCounter.last_number + 1)
         .returning(TicketCounter.last_number)
-    ).scalar()
-    if number is None:
-        db.session.add(TicketCounter(org_id=org_id, last_number=0))
-        db.session.flush()
-        return next_number(org_id)
-    return number
+    ).scalar_one()
 
 
 def get_ticket(number: int, *, for_update: bool = False) -> Ticket | None:
@@ -82,12 +82,14 @@ def find_or_create_customer(email: str, name: str = "") -> Customer:
         address = clean_email(email)
     except ValueError as error:
         raise ValidationFailed("Invalid email.", {"customer_email": str(error)}) from error
-    customer = db.session.scalar(select(Customer).where(Customer.email == address))
-    if customer is None:
-        customer = Customer(email=address, name=(name or "").strip()[:200])
-        db.session.add(customer)
-        db.session.flush()
-    return customer
+    # INSERT ... ON CONFLICT: two first messages from one new address at the same moment
+    # must not fail on the unique (org_id, email) index.
+    db.session.execute(
+        pg_insert(Customer)
+        .values(org_id=tenancy.current_org_id(), email=address, name=(name or "").strip()[:200])
+        .on_conflict_do_nothing(index_elements=["org_id", "email"])
+    )
+    return db.session.scalar(select(Customer).where(Customer.email == address))
 
 
 def clean_tags(tags: Iterable[Any]) -> list[str]:
@@ -309,11 +311,10 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
                   run_automation: bool = True) -> list[str]:
     """Apply only the given changes, each with its timeline event; returns what changed.
 
-    Raises ValidationFailed (bad values), InvalidTransition (status), NotAllowed (merged).
+    Raises ValidationFailed (bad values), InvalidTransition (status; merged tickets stay
+    closed).
     """
     changed: list[str] = []
-    if ticket.merged_into_id is not None and (status is not UNSET or assignee_id is not UNSET):
-        _require_live(ticket)
     if subject is not UNSET:
         new_subject = " ".join((subject or "").split())[:500]
         if not new_subject:

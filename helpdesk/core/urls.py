@@ -1,0 +1,16 @@
+"""Absolute links for mail, built the same way in requests, jobs and the CLI."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+
+def public_url(endpoint: str, **values) -> str:
+    """PUBLIC_URL + the path of `endpoint` (pass org_slug explicitly for tenant URLs)."""
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(base.netloc or "localhost",
+                                       script_name=base.path or "/",
+                                       url_scheme=base.scheme or "http")
+    return adapter.build(endpoint, values, force_external=True)
