@@ -54,7 +54,13 @@ def seed_demo() -> bool:
             email=email, name=name, password=DEMO_PASSWORD
         )
         db.session.add(Membership(org_id=org.id, user=user, role=role))
-    for name, email, company in DEMO_CUSTOMERS:
-        db.session.add(Customer(org_id=org.id, email=email, name=name, company=company))
+    customers = [Customer(org_id=org.id, email=email, name=name, company=company)
+                 for name, email, company in DEMO_CUSTOMERS]
+    db.session.add_all(customers)
     db.session.flush()
+    from helpdesk.core.demo_tickets import seed_ticket_data
+
+    agent_ids = list(db.session.scalars(select(Membership.user_id).where(
+        Membership.org_id == org.id)))
+    seed_ticket_data(org.id, customers, agent_ids)
     return True

@@ -61,6 +61,22 @@ def test_user_create_respects_the_agent_limit(cli, make_org, make_member):
     assert result.exit_code == 1 and "includes 3 agents" in result.output
 
 
+def test_demo_seed_has_tickets_across_statuses(cli, as_system):
+    from sqlalchemy import func
+
+    from helpdesk.tickets.models import Ticket
+
+    cli("demo", "seed")
+    with as_system() as session:
+        by_status = dict(session.execute(
+            select(Ticket.status, func.count()).group_by(Ticket.status)).all())
+        assigned = session.scalar(select(func.count()).where(Ticket.assignee_id.is_not(None)))
+    assert sum(by_status.values()) == 300
+    assert all(by_status.get(s, 0) > 10 for s in ("new", "open", "pending", "solved", "closed")
+               if s != "open") and len(by_status) >= 4
+    assert 100 < assigned < 300
+
+
 def test_demo_seed_is_idempotent(cli, client):
     result = cli("demo", "seed")
     assert result.exit_code == 0 and "Demo tenant created." in result.output
