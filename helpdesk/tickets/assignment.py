@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from helpdesk.core import tenancy
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets import events
@@ -76,6 +75,3 @@ def reassign_tickets_of(actor_id: int | None, org_id: int, user_id: int) -> int:
                      reason="previous assignee left the team")
     return len(tickets)
 
-
-def current_org() -> Organization:
-    return db.session.get(Organization, tenancy.current_org_id())
