@@ -31,4 +31,5 @@ def token_required(view: Callable) -> Callable:
         g.org = db.session.scalar(select(Organization).where(Organization.id == token.org_id))
         return view(*args, **kwargs)
 
+    wrapper.requires_token = True  # the OpenAPI document marks these operations as secured
     return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import BadRequest
 
 from helpdesk.core.emails import clean_email
@@ -67,3 +68,70 @@ class Fields:
     def done(self) -> None:
         if self.errors:
             raise ApiError(422, "Some fields are invalid.", self.errors)
+
+
+# Marshmallow: the same schemas validate requests, shape responses and feed the OpenAPI document.
+
+MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number would be a database error, not a 422
+
+
+class Text(fields.String):
+    """A string without NUL characters or lone surrogates, trimmed unless strip=False."""
+
+    def __init__(self, *, max_length: int = 200, strip: bool = True, **kwargs: Any):
+        validators = [validate.Length(max=max_length)]
+        if kwargs.get("required"):
+            validators.append(validate.Length(min=1, error="This field is required."))
+        super().__init__(validate=validators, **kwargs)
+        self.strip = strip
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:  # lone surrogates such as "\ud800" from JSON escapes
+            raise ValidationError("Must be valid Unicode text.") from error
+        return text.strip() if self.strip else text
+
+
+class Email(Text):
+    def __init__(self, **kwargs: Any):
+        super().__init__(max_length=254, metadata={"format": "email"}, **kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        try:
+            return clean_email(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+
+class Id(fields.Integer):
+    """A database id in JSON: a positive integer (not a string, not a boolean)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    if not isinstance(messages, dict):
+        text = " ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+        return {prefix or "_schema": text}
+    flat: dict[str, str] = {}
+    for key, value in messages.items():
+        name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+        flat.update(_flatten(value, name))
+    return flat
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    """`data` checked by `schema`, or one 422 naming every bad (or unknown) field."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        fields_ = _flatten(error.messages)
+        unknown = sorted(k for k, v in fields_.items() if v == "Unknown field.")
+        message = (f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
+                   if unknown else "Some fields are invalid.")
+        raise ApiError(422, message, fields_) from error
