@@ -2,11 +2,21 @@
 
 from flask import Blueprint, Flask
 
+from helpdesk.core.exceptions import ServiceError
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
+@bp.errorhandler(ServiceError)
+def _service_error(error: ServiceError):
+    # Services refuse with a status (422 invalid, 409 conflict or impossible transition, 403).
+    from helpdesk.core.errors import error_response
+
+    return error_response(error.status, error.message, error.fields)
+
+
 def init_app(app: Flask) -> None:
-    from helpdesk.api import views  # noqa: F401
+    from helpdesk.api import customers, messages, tickets, views  # noqa: F401
     from helpdesk.extensions import csrf
 
     csrf.exempt(bp)  # bearer tokens, not cookies: CSRF does not apply

@@ -1,65 +1,64 @@
-"""API v1 views of this issue: who am I, and customers. Tickets come with the ticket core."""
+"""API v1: who am I, and the org's tags. Tickets, messages and customers have their modules."""
 
 from __future__ import annotations
 
-from flask import g, jsonify, url_for
+from flask import g
+from marshmallow import Schema, fields
+from sqlalchemy import func, select
 
 from helpdesk.api import bp
 from helpdesk.api.auth import token_required
-from helpdesk.api.schemas import Fields, json_body
-from helpdesk.core.errors import ApiError
-from helpdesk.core.exceptions import ServiceError
-from helpdesk.customers import services as customer_services
-from helpdesk.customers.models import Customer
+from helpdesk.api.operations import operation
+from helpdesk.extensions import db
+from helpdesk.tickets.models import Ticket
+
+MeSchema = Schema.from_dict(
+    {
+        "user": fields.Dict(metadata={"description": "id, email, name"}),
+        "org": fields.Dict(metadata={"description": "id, slug, name, plan"}),
+        "role": fields.String(),
+    },
+    name="MeSchema",
+)
 
 
 @bp.get("/me")
 @token_required
+@operation("The token's user and organization", tag="account", response=MeSchema)
 def me():
     user = g.membership.user
-    return jsonify(
-        user={"id": user.id, "email": user.email, "name": user.name},
-        org={"id": g.org.id, "slug": g.org.slug, "name": g.org.name, "plan": g.org.plan},
-        role=g.membership.role.value,
-    )
-
-
-def customer_json(customer: Customer) -> dict:
     return {
-        "id": customer.id,
-        "email": customer.email,
-        "name": customer.name,
-        "company": customer.company,
-        "phone": customer.phone,
-        "created_at": customer.created_at.isoformat(),
+        "user": {"id": user.id, "email": user.email, "name": user.name},
+        "org": {"id": g.org.id, "slug": g.org.slug, "name": g.org.name, "plan": g.org.plan},
+        "role": g.membership.role.value,
     }
 
 
-@bp.get("/customers/<id:customer_id>")
-@token_required
-def customer_detail(customer_id: int):
-    customer = customer_services.get_customer(customer_id)
-    if customer is None:
-        raise ApiError(404, "No such customer.")
-    return jsonify(customer_json(customer))
+class TagCountSchema(Schema):
+    name = fields.String()
+    count = fields.Integer(metadata={"description": "Tickets carrying the tag."})
 
 
-@bp.post("/customers")
+TagListSchema = Schema.from_dict(
+    {
+        "data": fields.List(fields.Nested(TagCountSchema), required=True),
+        "next": fields.String(allow_none=True, metadata={"description": "Always null: "
+                                                         "every tag is on one page."}),
+    },
+    name="TagListSchema",
+)
+
+
+@bp.get("/tags")
 @token_required
-def customer_create():
-    fields = Fields(json_body())
-    email = fields.email("email", required=True)
-    name = fields.text("name")
-    company = fields.text("company")
-    phone = fields.text("phone", max_length=50)
-    fields.done()
-    try:
-        customer = customer_services.create_customer(
-            email=email, name=name, company=company, phone=phone
-        )
-    except ServiceError as error:
-        raise ApiError(error.status, error.message, error.fields) from error
-    response = jsonify(customer_json(customer))
-    response.status_code = 201
-    response.headers["Location"] = url_for("api.customer_detail", customer_id=customer.id)
-    return response
+@operation("List tags with their ticket counts", tag="tags", response=TagListSchema,
+           description="Most used first.")
+def tags_list():
+    tag = func.unnest(Ticket.tags).label("name")
+    used = select(tag).where(Ticket.org_id == g.org.id).subquery()
+    rows = db.session.execute(
+        select(used.c.name, func.count().label("count"))
+        .group_by(used.c.name)
+        .order_by(func.count().desc(), used.c.name)
+    ).all()
+    return {"data": [{"name": name, "count": count} for name, count in rows], "next": None}
