@@ -8,6 +8,6 @@ bp = org_blueprint("tickets", __name__, "desk/tickets")
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.tickets import settings_views, views  # noqa: F401
+    from helpdesk.tickets import inbox_views, settings_views, views  # noqa: F401
 
     app.register_blueprint(bp)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from helpdesk.accounts.models import User
 from helpdesk.core.mail import send_mail
+from helpdesk.core.models import utcnow
 from helpdesk.core.urls import public_url
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Membership, Organization
@@ -62,3 +63,12 @@ def unread_count(user_id: int) -> int:
 
     return db.session.scalar(select(func.count(Notification.id)).where(
         Notification.user_id == user_id, Notification.read_at.is_(None)))
+
+
+def mark_read(user_id: int, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every) unread notification of the user read; how many."""
+    statement = update(Notification).where(Notification.user_id == user_id,
+                                           Notification.read_at.is_(None))
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)
+    return db.session.execute(statement.values(read_at=utcnow())).rowcount

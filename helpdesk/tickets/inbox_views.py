@@ -1,0 +1,150 @@
+"""The desk inbox: views with counts, filters, sort, keyset pages and bulk actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from helpdesk.accounts.models import User
+from helpdesk.core.auth import staff_required
+from helpdesk.core.exceptions import ServiceError, ValidationFailed
+from helpdesk.core.forms import form_status, show_service_error
+from helpdesk.core.models import utcnow
+from helpdesk.extensions import db
+from helpdesk.orgs.models import Membership
+from helpdesk.tickets import bp, inbox, merge, services
+from helpdesk.tickets.forms import BulkForm, id_or_none
+from helpdesk.tickets.models import Status, Team, Ticket
+
+
+def members() -> list[tuple[int, str]]:
+    """(user id, name) of the org's staff, for assignee pickers."""
+    return [tuple(row) for row in db.session.execute(
+        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+        .order_by(User.name, User.id))]
+
+
+def teams() -> list[tuple[int, str]]:
+    return [tuple(row) for row in db.session.execute(select(Team.id, Team.name)
+                                                     .order_by(Team.name))]
+
+
+def ticket_or_404(number: int, *, for_update: bool = False) -> Ticket:
+    ticket = services.get_ticket(number, for_update=for_update)
+    if ticket is None:
+        abort(404, description=f"There is no ticket #{number}.")
+    return ticket
+
+
+@bp.app_template_filter("ago")
+def ago(moment: datetime | None) -> str:
+    """“5 min ago”, “3 h ago”, “2 d ago”, then the date."""
+    if moment is None:
+        return ""
+    seconds = (utcnow() - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 86400 * 30:
+        return f"{int(seconds // 86400)} d ago"
+    return moment.strftime("%Y-%m-%d")
+
+
+def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
+               template: str = "helpdesk/tickets/inbox.html",
+               default_view: Callable[[dict[str, int]], str] | None = None):
+    """The inbox for the query string; the desk home renders it too, with its own default
+    view chosen from the counts."""
+    me = current_user.id
+    counts = inbox.view_counts(me)
+    view = request.args.get("view") or (default_view(counts) if default_view
+                                        else inbox.DEFAULT_VIEW)
+    if view not in inbox.VIEWS:
+        view = inbox.DEFAULT_VIEW
+    sort = request.args.get("sort", "activity")
+    sort = sort if sort in inbox.SORTS else "activity"
+    filters = inbox.parse_filters(request.args, me)
+    page = inbox.list_tickets(view, me, filters, sort=sort, cursor=request.args.get("cursor"))
+    staff = members()
+    state = {"view": view, "sort": sort, **filters.active}
+
+    def link(**changes) -> str:
+        """The inbox URL with `changes` applied to the current view, sort and filters."""
+        args = {**state, **changes}
+        return url_for("tickets.index", **{k: v for k, v in args.items() if v not in (None, "")})
+
+    return render_template(
+        template, view=inbox.VIEWS[view], views=inbox.VIEWS.values(), counts=counts,
+        page=page, filters=filters, sort=sort, sorts=inbox.SORTS, link=link, state=state,
+        members=staff, teams=teams(), statuses=list(Status),
+        bulk_form=bulk_form or BulkForm(formdata=None).with_choices(staff, me),
+    ), status
+
+
+@bp.get("/")
+@staff_required()
+def index():
+    return inbox_page()
+
+
+@bp.post("/")
+@staff_required()
+def bulk():
+    """Bulk actions on the checked rows: all or nothing (one refusal rolls back the batch)."""
+    form = BulkForm().with_choices(members(), current_user.id)
+    if not form.validate_on_submit():
+        return inbox_page(bulk_form=form, status=form_status(form))
+    try:
+        message = _apply_bulk(form)
+    except ServiceError as error:
+        db.session.rollback()
+        show_service_error(form, error)
+        return inbox_page(bulk_form=form, status=error.status)
+    flash(message, "success")
+    return redirect(url_for("tickets.index", **request.args), 303)
+
+
+def _apply_bulk(form: BulkForm) -> str:
+    me, action = current_user.id, form.action.data
+    chosen = list(dict.fromkeys(form.tickets.data))  # page order: the first is the first row
+    tickets = {n: ticket_or_404(n, for_update=True) for n in sorted(chosen)}  # lock in order
+    if action == "merge":
+        target_number = form.merge_target.data or chosen[0]
+        target = tickets.get(target_number) or services.get_ticket(target_number,
+                                                                    for_update=True)
+        if target is None:
+            raise ValidationFailed("Unknown ticket.",
+                                   {"merge_target": f"There is no ticket #{target_number}."})
+        sources = [t for t in tickets.values() if t.id != target.id]
+        merge.merge_tickets(me, target, sources)
+        return f"Merged {_count(len(sources))} into #{target.number}."
+    changes: dict = {}
+    if action == "assign":
+        changes["assignee_id"] = id_or_none(form.assignee.data)
+    elif action == "status":
+        if not form.status.data:
+            raise ValidationFailed("Choose a status.", {"status": "Choose a status."})
+        changes["status"] = Status(form.status.data)
+    elif action == "tag":
+        if not (form.tag.data or "").strip():
+            raise ValidationFailed("Enter a tag.", {"tag": "Enter a tag."})
+        changes["add_tags"] = [form.tag.data]
+    for number in chosen:
+        try:
+            services.update_ticket(me, tickets[number], **changes)
+        except ServiceError as error:
+            error.message = f"#{number}: {error.message}"
+            error.fields = {k: f"#{number}: {v}" for k, v in error.fields.items()}
+            raise
+    return f"Updated {_count(len(chosen))}."
+
+
+def _count(n: int) -> str:
+    return f"{n} ticket" if n == 1 else f"{n} tickets"
