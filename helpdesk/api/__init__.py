@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Flask
 
+from helpdesk.core.errors import error_response
 from helpdesk.core.exceptions import ServiceError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -10,8 +11,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.errorhandler(ServiceError)
 def _service_error(error: ServiceError):
     # Services refuse with a status (422 invalid, 409 conflict or impossible transition, 403).
-    from helpdesk.core.errors import error_response
-
     return error_response(error.status, error.message, error.fields)
 
 

@@ -5,9 +5,8 @@ describes both in the OpenAPI document (helpdesk.api.openapi reads it from the v
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
-from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, fields
@@ -26,7 +25,6 @@ class Operation:
     status: int = 200
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"  # of the response; anything else is served as is
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def operation(summary: str, *, tag: str, description: str = "",
