@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
+from sqlalchemy import event
 
 from helpdesk.core.exceptions import ValidationFailed
 from helpdesk.extensions import db
@@ -59,6 +60,7 @@ def save_attachment(message: Message, filename: str, stream: BinaryIO,
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    db.session.info.setdefault(_NEW_FILES, []).append(path)
     name = safe_filename(filename)
     guessed = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     attachment = Attachment(org_id=message.org_id, message_id=message.id, filename=name,
@@ -66,6 +68,25 @@ def save_attachment(message: Message, filename: str, stream: BinaryIO,
                             sha256=digest.hexdigest(), storage_key=key, content_id=content_id)
     db.session.add(attachment)
     return attachment
+
+
+_NEW_FILES = "attachments_written"
+
+
+def _forget_files(session) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
+def _remove_files(session, previous_transaction=None) -> None:
+    """A rolled-back transaction takes its attachment files with it: no orphans on disk."""
+    for path in session.info.pop(_NEW_FILES, []):
+        path.unlink(missing_ok=True)
+
+
+def install(session_class) -> None:
+    if not event.contains(session_class, "after_commit", _forget_files):
+        event.listen(session_class, "after_commit", _forget_files)
+        event.listen(session_class, "after_soft_rollback", _remove_files)
 
 
 def attachment_path(attachment: Attachment) -> Path:

@@ -366,6 +366,8 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
     if changed:
         ticket.updated_at = utcnow()
         db.session.flush()
+        # The read-only relationships follow their *_id columns only after a reload.
+        db.session.expire(ticket, ["assignee", "team"])
         if run_automation:
             from helpdesk.tickets.automation import run_rules
 

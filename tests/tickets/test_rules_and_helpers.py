@@ -207,3 +207,18 @@ def test_attachments_are_stored_and_limited(app, make_org, make_ticket, in_org):
                               attachments=[("big.bin", io.BytesIO(b"x" * (limit + 1)), None)])
         assert f"at most {limit // (1024 * 1024)} MB" in error.value.message
         db.session.rollback()
+
+
+def test_a_rolled_back_upload_leaves_no_file(make_org, make_ticket, in_org):
+    from helpdesk.tickets.attachments import attachment_path
+
+    org = make_org()
+    t = make_ticket(org)
+    with in_org(org.id) as session:
+        ticket = services.get_ticket(t.number)
+        message = services.add_note(org.owner_id, ticket, body_text="oops",
+                                    attachments=[("a.txt", io.BytesIO(b"data"), "text/plain")])
+        path = attachment_path(session.get(Message, message.id).attachments[0])
+        assert path.exists()
+        session.rollback()
+        assert not path.exists()
