@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Select, literal, tuple_
+from sqlalchemy import ColumnElement, DateTime, Select, literal, select, tuple_, union_all
 
 from helpdesk.extensions import db
 
@@ -59,24 +59,39 @@ def decode_cursor(cursor: str | None, tag: str, columns: Sequence[Any]) -> tuple
     return plain[0], values
 
 
+@dataclass(frozen=True)
+class Part:
+    """A disjoint slice of the rows that one index returns already in sort order.
+
+    `prefix` holds the values of the leading sort columns, constant within the slice (e.g. the
+    priority rank when sorting by priority, then activity): the index then orders the rest.
+    """
+
+    condition: ColumnElement[bool]
+    prefix: tuple = ()
+
+
 def paginate(statement: Select, columns: Sequence[Any], key: Callable[[Any], Sequence[Any]], *,
-             cursor: str | None, tag: str, limit: int = 25) -> Page:
+             cursor: str | None, tag: str, limit: int = 25,
+             parts: Sequence[Part] | None = None) -> Page:
     """One page of `statement` in descending `columns` order (the last column unique, e.g. id).
 
     `key(row)` gives a row's values for `columns`; `tag` names the ordering, so a cursor made
     for another sort order is ignored (first page) instead of misread.
+
+    With `parts`, each part reads at most one page from its own index range and the page is
+    cut from their union: `status IN (a, b, c) ORDER BY activity` becomes three short index
+    scans instead of collecting and sorting every matching row.
     """
     decoded = decode_cursor(cursor, tag, columns)
     direction, values = decoded if decoded else (None, None)
-    row_value = tuple_(*columns)
-    if values is not None:
-        bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)))
-        statement = statement.where(row_value < bound if direction == AFTER else row_value > bound)
-    if direction == BEFORE:
-        statement = statement.order_by(*(c.asc() for c in columns))
-    else:
-        statement = statement.order_by(*(c.desc() for c in columns))
-    rows = list(db.session.scalars(statement.limit(limit + 1)).unique())
+    if parts is not None:
+        statement = _union_of_parts(statement, columns, parts, direction, values, limit)
+        if statement is None:
+            return Page(rows=[], next_cursor=None, prev_cursor=None)
+    elif values is not None:
+        statement = statement.where(_beyond(columns, values, direction))
+    rows = list(db.session.scalars(_ordered(statement, columns, direction, limit)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     if direction == BEFORE:
@@ -89,3 +104,37 @@ def paginate(statement: Select, columns: Sequence[Any], key: Callable[[Any], Seq
         next_cursor=encode_cursor(AFTER, tag, key(rows[-1])) if rows and has_next else None,
         prev_cursor=encode_cursor(BEFORE, tag, key(rows[0])) if rows and has_prev else None,
     )
+
+
+def _beyond(columns: Sequence[Any], values: Sequence[Any], direction: str | None):
+    """Row value past the cursor: below it going forward (descending), above it going back."""
+    row_value = tuple_(*columns)
+    bound = tuple_(*(literal(v, type_=c.type) for c, v in zip(columns, values, strict=True)))
+    return row_value < bound if direction == AFTER else row_value > bound
+
+
+def _ordered(statement: Select, columns: Sequence[Any], direction: str | None, limit: int):
+    order = [c.asc() for c in columns] if direction == BEFORE else [c.desc() for c in columns]
+    return statement.order_by(*order).limit(limit + 1)
+
+
+def _union_of_parts(statement, columns, parts, direction, values, limit) -> Select | None:
+    id_column = columns[-1]
+    branches = []
+    for part in parts:
+        width = len(part.prefix)
+        branch = statement.where(part.condition)
+        if values is not None:
+            head = tuple(values[:width])
+            ahead = part.prefix > head if direction == AFTER else part.prefix < head
+            if ahead:
+                continue  # the whole part lies on the side of the cursor already shown
+            if part.prefix == head:
+                branch = branch.where(_beyond(columns[width:], values[width:], direction))
+        branches.append(_ordered(branch.with_only_columns(id_column), columns[width:],
+                                 direction, limit))
+    if not branches:
+        return None
+    ids = branches[0] if len(branches) == 1 else union_all(*branches)
+    entity = statement.column_descriptions[0]["entity"]
+    return select(entity).where(id_column.in_(ids))

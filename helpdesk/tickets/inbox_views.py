@@ -82,6 +82,7 @@ def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
 
     return render_template(
         template, view=inbox.VIEWS[view], views=inbox.VIEWS.values(), counts=counts,
+        count_label=inbox.count_label,
         page=page, filters=filters, sort=sort, sorts=inbox.SORTS, link=link, state=state,
         members=staff, teams=teams(), statuses=list(Status),
         bulk_form=bulk_form or BulkForm(formdata=None).with_choices(staff, me),

@@ -92,6 +92,9 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         Index("ix_tickets_assignee", "org_id", "assignee_id", "status", "last_activity_at", "id"),
         Index("ix_tickets_customer", "org_id", "customer_id", "last_activity_at"),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
+        # The spam view and its count: spam is rare, so a scan of the others would be long.
+        Index("ix_tickets_spam", "org_id", "last_activity_at", "id",
+              postgresql_where=text("is_spam")),
         CheckConstraint("number > 0", name="number_positive"),
     )
 

@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import select
 
-from helpdesk.tickets import services
+from helpdesk.tickets import inbox, services
 from helpdesk.tickets.models import Channel, Priority, Status, Team, Ticket, TicketEvent
 
 
@@ -150,9 +150,11 @@ def test_keyset_pages_walk_forward_and_back_without_gaps(client, make_org, in_or
     with in_org(org.id):
         customer = services.find_or_create_customer("many@example.com")
         for i in range(57):
-            services.create_ticket(None, subject=f"Ticket {i}", body_text="hello",
-                                   customer=customer, channel=Channel.EMAIL,
-                                   priority=list(Priority)[i % 4])
+            ticket = services.create_ticket(None, subject=f"Ticket {i}", body_text="hello",
+                                            customer=customer, channel=Channel.EMAIL,
+                                            priority=list(Priority)[i % 4])
+            # Three statuses interleaved: the page is cut from one index range per status.
+            services.update_ticket(None, ticket, status=list(inbox.OPEN_STATUSES)[i % 3])
     login(org.owner_email)
     first_pages = {}
     for sort in ("activity", "created", "priority"):
@@ -265,3 +267,23 @@ def test_bulk_on_another_orgs_ticket_number_is_404(client, make_org, make_ticket
     with in_org(other.id):
         assert services.get_ticket(theirs.number + 1).status is Status.NEW
     assert client.get(f"/{other.slug}/desk/tickets/").status_code == 404
+
+
+def test_counts_stop_at_the_cap_and_filters_can_empty_a_view(client, make_org, make_ticket,
+                                                             in_org, login, monkeypatch):
+    org = make_org()
+    for _ in range(4):
+        make_ticket(org)
+    spam = make_ticket(org, subject="Spam")
+    change(in_org, org, spam.number, is_spam=True)
+    monkeypatch.setattr(inbox, "COUNT_CAP", 3)
+    login(org.owner_email)
+    page = client.get(f"/{org.slug}/desk/tickets/?view=spam").get_data(as_text=True)
+    assert 'data-testid="count-open">2+<' in page and 'data-testid="count-spam">1<' in page
+    assert numbers_on(page) == [spam.number]
+    page = client.get(f"/{org.slug}/desk/tickets/?view=pending&status=open").get_data(
+        as_text=True)
+    assert numbers_on(page) == [] and 'data-testid="inbox-empty"' in page
+    page = client.get(f"/{org.slug}/desk/tickets/?view=spam&status=new&sort=priority") \
+        .get_data(as_text=True)
+    assert numbers_on(page) == [spam.number]
