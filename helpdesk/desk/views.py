@@ -46,8 +46,7 @@ def notifications_page():
     numbers = dict(db.session.execute(select(Ticket.id, Ticket.number)
                                       .where(Ticket.id.in_(ticket_ids))).all()) \
         if ticket_ids else {}
-    return render_template("helpdesk/desk/notifications.html", page=page, numbers=numbers,
-                           button_form=EmptyForm(formdata=None))
+    return render_template("helpdesk/desk/notifications.html", page=page, numbers=numbers)
 
 
 

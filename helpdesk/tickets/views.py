@@ -59,7 +59,7 @@ def _ticket_page(ticket: Ticket, *, composer: ComposerForm | None = None,
     return render_template(
         "helpdesk/tickets/detail.html", ticket=ticket, thread=build_thread(ticket),
         composer=composer or ComposerForm(formdata=None), update_form=update_form,
-        merge_form=merge_form or MergeForm(formdata=None), button_form=EmptyForm(formdata=None),
+        merge_form=merge_form or MergeForm(formdata=None),
         custom_fields=_custom_fields(), field_values=field_values or ticket.custom_fields,
         field_errors=field_errors or {}, other_tickets=others, merged_into=merged_into,
         can_solve=workflow.can_transition(ticket, Status.SOLVED),
