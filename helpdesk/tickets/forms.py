@@ -69,6 +69,7 @@ class UpdateForm(FlaskForm):
     team = SelectField("Team", [Optional()], choices=[])
     tags = StringField("Tags", [Optional(), Length(max=1100)],
                        description="Separate tags with commas.")
+    is_spam = SelectField("Spam", [Optional()], choices=[C("0", "Not spam"), C("1", "Spam")])
 
     def with_choices(self, members, teams, me: int | None = None) -> UpdateForm:
         self.assignee.choices = assignee_choices(members, me)

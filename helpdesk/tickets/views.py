@@ -128,6 +128,8 @@ def update(number: int):
         changes["team_id"] = id_or_none(form.team.data)
     if "tags" in sent:
         changes["tags"] = form.tag_list()
+    if "is_spam" in sent:
+        changes["is_spam"] = form.is_spam.data == "1"
     if submitted_fields:
         changes["custom_fields"] = submitted_fields
     try:

@@ -237,6 +237,14 @@ def test_update_properties_and_custom_fields(client, make_org, make_member, make
     assert state["assignee_id"] == sam.id
     response = client.post(url(org, t.number, "/update"), data={"assignee": "99999"})
     assert response.status_code == 422
+    # Spam and back, from the buttons by the title.
+    assert client.post(url(org, t.number, "/update"), data={"is_spam": "1"}).status_code == 303
+    page = client.get(f"/{org.slug}/desk/tickets/?view=spam").get_data(as_text=True)
+    assert f'value="{t.number}"' in page and "marked the ticket as spam" in \
+        client.get(url(org, t.number)).get_data(as_text=True)
+    assert client.post(url(org, t.number, "/update"), data={"is_spam": "0"}).status_code == 303
+    with in_org(org.id):
+        assert services.get_ticket(t.number).is_spam is False
 
 
 def test_merge_and_split(client, make_org, make_ticket, in_org, login):
