@@ -174,6 +174,7 @@ def test_colleague_sees_the_mention_and_the_desk_fits_a_phone(live_server, page,
     expect(badge).to_contain_text("1 unread")
     badge.click()
     expect(page.get_by_test_id("notification")).to_contain_text("Sam Rivera mentioned you")
+    page.screenshot(path=str(shots / "notifications-420.png"), full_page=True)
     page.get_by_role("button", name=f"Open #{pole}").click()
     expect(page).to_have_url(f"{base}/trail/desk/tickets/{pole}")
     expect(badge).not_to_contain_text("unread")
