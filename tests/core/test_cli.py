@@ -86,7 +86,8 @@ def test_demo_seed_is_idempotent(cli, client):
                                            "password": "demo-password"})
     assert response.headers["Location"] == "/demo/desk/"
     html = client.get("/demo/desk/").get_data(as_text=True)
-    assert html.count("/demo/desk/customers/") == 10  # the ten most recent of 12 customers
+    # The desk home is the inbox: the agent's own open tickets (the demo assigns some).
+    assert html.count('data-testid="ticket-row"') > 0 and "Welcome, Sam Carter" in html
 
 
 def test_worker_burst_runs_queued_jobs(cli, app, smtp):
