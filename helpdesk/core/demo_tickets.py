@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets import services, workflow
@@ -98,4 +100,30 @@ def seed_ticket_data(org_id: int, customers: list, agent_ids: list[int], count: 
         if index % 50 == 0:
             db.session.flush()
     db.session.flush()
+    _spread_history(org_id)
     return count
+
+
+def _spread_history(org_id: int) -> None:
+    """Messages and events happened after their ticket was opened, not at seeding time.
+    Runs in the system scope (the timeline is append-only for the app role)."""
+    for table in ("messages", "ticket_events"):
+        db.session.execute(text(f"""
+            UPDATE {table} AS row SET created_at = t.created_at
+                + (row.id - first.id) * interval '47 minutes'
+            FROM tickets AS t,
+                 (SELECT ticket_id, min(id) AS id FROM {table} WHERE org_id = :org
+                  GROUP BY ticket_id) AS first
+            WHERE row.org_id = :org AND t.id = row.ticket_id AND first.ticket_id = row.ticket_id
+        """), {"org": org_id})
+    db.session.execute(text("""
+        UPDATE tickets AS t SET last_activity_at = m.latest, updated_at = m.latest,
+            first_response_at = CASE WHEN t.first_response_at IS NULL THEN NULL
+                                     ELSE m.first_reply END,
+            solved_at = CASE WHEN t.solved_at IS NULL THEN NULL ELSE m.latest END,
+            closed_at = CASE WHEN t.closed_at IS NULL THEN NULL ELSE m.latest END
+        FROM (SELECT ticket_id, max(created_at) AS latest,
+                     min(created_at) FILTER (WHERE kind = 'reply') AS first_reply
+              FROM messages WHERE org_id = :org GROUP BY ticket_id) AS m
+        WHERE t.org_id = :org AND t.id = m.ticket_id
+    """), {"org": org_id})
