@@ -634,6 +634,7 @@ def main() -> int:
         app, agent_email,
         {"inbox": paths["inbox"], "deep": paths["deep"],
          "inbox default view": paths["inbox default view"],
+         **({"year back": paths["year back"]} if "year back" in paths else {}),
          "ticket page": f"/{SLUG}/desk/tickets/{n_tickets // 2}", "api": "/api/v1/tickets"},
         headers={"api": bearer})
     plans: list[tuple[str, str, str]] = []
