@@ -58,5 +58,9 @@ def authenticate(raw: str) -> tuple[ApiToken, Membership] | None:
     if membership is None or not membership.user.is_active:
         tenancy.set_current_org(None)
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    # At most one write a minute per token: a busy integration otherwise queues every
+    # request behind the same row lock.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
     return token, membership

@@ -126,7 +126,8 @@ class Ticket(OrgScoped, TimestampMixin, Base):
     # Read-only: services set the *_id columns (the composite keys share org_id).
     customer: Mapped[Customer] = relationship(lazy="joined", viewonly=True)
     assignee: Mapped[User | None] = relationship(lazy="joined", viewonly=True)
-    team: Mapped[Team | None] = relationship(viewonly=True)
+    # Joined: a NULL team_id alone does not spare a lazy load (the key includes org_id).
+    team: Mapped[Team | None] = relationship(lazy="joined", viewonly=True)
 
 
 class Message(OrgScoped, Base):
