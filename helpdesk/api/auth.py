@@ -6,12 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import g, request
-from sqlalchemy import select
 
 from helpdesk.api import services
 from helpdesk.core.errors import ApiError
-from helpdesk.extensions import db
-from helpdesk.orgs.models import Organization
 
 
 def token_required(view: Callable) -> Callable:
@@ -26,9 +23,7 @@ def token_required(view: Callable) -> Callable:
         found = services.authenticate(raw.strip())
         if found is None:
             raise ApiError(401, "The API token is invalid or revoked.")
-        token, membership = found
-        g.api_token, g.membership = token, membership
-        g.org = db.session.scalar(select(Organization).where(Organization.id == token.org_id))
+        g.api_token, g.membership, g.org = found
         return view(*args, **kwargs)
 
     wrapper.requires_token = True  # the OpenAPI document marks these operations as secured

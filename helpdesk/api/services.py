@@ -7,13 +7,13 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from helpdesk.api.models import ApiToken
 from helpdesk.core import tenancy
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
-from helpdesk.orgs.models import Membership
+from helpdesk.orgs.models import Membership, Organization
 
 TOKEN_PATTERN = re.compile(r"^hd_(\d{1,18})_([A-Za-z0-9_-]{32,64})$")
 
@@ -42,25 +42,27 @@ def revoke_token(token: ApiToken) -> None:
     db.session.flush()
 
 
-def authenticate(raw: str) -> tuple[ApiToken, Membership] | None:
-    """The live token and its member for `raw`, with the org set; None when unknown/revoked."""
+def authenticate(raw: str) -> tuple[ApiToken, Membership, Organization] | None:
+    """The live token, its member and org for `raw`, with the org set; None when unknown or
+    revoked. One query: it runs on every API request."""
     match = TOKEN_PATTERN.match(raw or "")
     if not match:
         return None
     tenancy.set_current_org(int(match.group(1)))
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
-    )
-    if token is None:
+    row = db.session.execute(
+        select(ApiToken, Membership, Organization)
+        .join(Membership, and_(Membership.org_id == ApiToken.org_id,
+                               Membership.user_id == ApiToken.user_id))
+        .join(Organization, Organization.id == ApiToken.org_id)
+        .where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row[1].user.is_active:
         tenancy.set_current_org(None)
         return None
-    membership = db.session.scalar(select(Membership).where(Membership.user_id == token.user_id))
-    if membership is None or not membership.user.is_active:
-        tenancy.set_current_org(None)
-        return None
+    token, membership, org = row
     now = utcnow()
     # At most one write a minute per token: a busy integration otherwise queues every
     # request behind the same row lock.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now
-    return token, membership
+    return token, membership, org
