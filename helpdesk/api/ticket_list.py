@@ -32,13 +32,16 @@ class Cursor(fields.Field):
     """Opaque to clients: the (last_activity_at, id) of the last ticket of the previous page."""
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> tuple[datetime, int]:
+        if len(str(value)) > 200:
+            raise ValidationError("Not a cursor from a previous page.")
         try:
             raw = base64.urlsafe_b64decode(str(value) + "=" * (-len(str(value)) % 4))
             stamp, ticket_id = json.loads(raw)
             moment = datetime.fromisoformat(stamp)
             if moment.tzinfo is None or type(ticket_id) is not int or not 0 < ticket_id <= MAX_ID:
                 raise ValueError("not a cursor")
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError,
+                RecursionError) as error:
             raise ValidationError("Not a cursor from a previous page.") from error
         return moment, ticket_id
 

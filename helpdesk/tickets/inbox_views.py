@@ -20,6 +20,9 @@ from helpdesk.tickets import bp, inbox, merge, services
 from helpdesk.tickets.forms import BulkForm, id_or_none
 from helpdesk.tickets.models import Status, Team, Ticket
 
+# The query arguments an inbox URL carries (anything else is not passed on).
+INBOX_ARGS = ("view", "sort", "cursor", "status", "priority", "assignee", "team", "tag",
+              "customer")
 
 def members() -> list[tuple[int, str]]:
     """(user id, name) of the org's staff, for assignee pickers."""
@@ -109,7 +112,8 @@ def bulk():
         show_service_error(form, error)
         return inbox_page(bulk_form=form, status=error.status)
     flash(message, "success")
-    return redirect(url_for("tickets.index", **request.args), 303)
+    kept = {key: value for key, value in request.args.items() if key in INBOX_ARGS}
+    return redirect(url_for("tickets.index", **kept), 303)
 
 
 def _apply_bulk(form: BulkForm) -> str:

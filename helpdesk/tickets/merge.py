@@ -20,13 +20,19 @@ def merge_tickets(actor_id: int | None, target: Ticket, sources: list[Ticket]) -
     sources = [s for s in sources if s.id != target.id]
     if not sources:
         raise ValidationFailed("Nothing to merge.", {"tickets": "pick at least one other ticket"})
+    ids = sorted({target.id, *(s.id for s in sources)})
+    # Lock every ticket involved (in id order, so two merges cannot deadlock), then judge them
+    # as they are now: a merge that ran meanwhile may have merged one of them already.
+    db.session.execute(select(Ticket.id).where(Ticket.id.in_(ids)).with_for_update())
+    for ticket in (target, *sources):
+        db.session.refresh(ticket)
     if target.merged_into_id is not None:
         raise ValidationFailed("Target merged.", {"target": f"#{target.number} was itself "
                                                             "merged; merge into its target"})
-    ids = sorted({target.id, *(s.id for s in sources)})
-    db.session.execute(select(Ticket.id).where(Ticket.id.in_(ids)).with_for_update())  # lock order
+    if target.status is Status.CLOSED:
+        raise ValidationFailed("Target closed.", {"target": f"#{target.number} is closed; "
+                                                            "merge into an open ticket"})
     for source in sources:
-        db.session.refresh(source)
         if source.merged_into_id is not None:
             raise ValidationFailed("Already merged.", {"tickets": f"#{source.number} is already "
                                                                   "merged"})

@@ -13,8 +13,24 @@ ALLOWED_ATTRIBUTES["img"] = {"src", "alt", "width", "height", "title"}
 URL_SCHEMES = {"http", "https", "mailto", "cid", "tel"}
 
 
+MAX_TAGS = 10_000
+
+
+class HtmlTooComplex(ValueError):
+    """More tags than any real message has; sanitizing it would take seconds (nesting makes
+    the parser's work grow with the square of the depth)."""
+
+
+def check_complexity(raw: str) -> None:
+    if (raw or "").count("<") > MAX_TAGS:
+        raise HtmlTooComplex(f"HTML with more than {MAX_TAGS} tags is not accepted.")
+
+
 def clean_html(raw: str) -> str:
-    """Scripts, event handlers, javascript: links and styles removed; links open safely."""
+    """Scripts, event handlers, javascript: links and styles removed; links open safely.
+
+    Raises HtmlTooComplex past MAX_TAGS tags."""
+    check_complexity(raw)
     return nh3.clean(raw or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
 

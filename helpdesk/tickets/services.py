@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -13,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from helpdesk.core import tenancy
 from helpdesk.core.emails import clean_email
-from helpdesk.core.exceptions import NotAllowed, ValidationFailed
+from helpdesk.core.exceptions import ValidationFailed
 from helpdesk.core.models import utcnow
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
@@ -32,7 +33,7 @@ from helpdesk.tickets.models import (
     Ticket,
     TicketCounter,
 )
-from helpdesk.tickets.sanitize import clean_html, html_to_text, text_to_html
+from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text, text_to_html
 
 UNSET: Any = object()
 TAG_PATTERN = re.compile(r"^[\w][\w .:/+-]{0,49}$", re.UNICODE)
@@ -98,12 +99,13 @@ def clean_tags(tags: Iterable[Any]) -> list[str]:
     for raw in tags:
         if not isinstance(raw, str):
             raise ValidationFailed("Invalid tag.", {"tags": "tags are strings"})
-        tag = raw.strip().lower()
+        tag = " ".join(raw.split()).lower()
         if not tag:
             continue
         if not TAG_PATTERN.match(tag):
             raise ValidationFailed("Invalid tag.", {"tags": f"“{raw[:60]}”: use up to 50 "
-                                                            "letters, digits, spaces or - _ . :"})
+                                                            "letters, digits, spaces or "
+                                                            "- _ . : / +"})
         if tag not in result:
             result.append(tag)
     if len(result) > MAX_TAGS:
@@ -125,43 +127,72 @@ def clean_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
         if value is None or value == "":
             cleaned[key] = None
             continue
-        kind = field.field_type
-        if kind is CustomFieldType.NUMBER and not (isinstance(value, int | float)
-                                                   and not isinstance(value, bool)):
-            try:
-                value = float(value) if "." in str(value) else int(value)
-            except (TypeError, ValueError):
-                errors[f"custom_fields.{key}"] = "must be a number"
-                continue
-        elif kind is CustomFieldType.CHECKBOX:
-            if not isinstance(value, bool):
-                if str(value).lower() in ("true", "on", "1", "yes"):
-                    value = True
-                elif str(value).lower() in ("false", "off", "0", "no"):
-                    value = False
-                else:
-                    errors[f"custom_fields.{key}"] = "must be true or false"
-                    continue
-        elif kind is CustomFieldType.DATE:
-            try:
-                value = date.fromisoformat(str(value)).isoformat()
-            except ValueError:
-                errors[f"custom_fields.{key}"] = "must be a date (YYYY-MM-DD)"
-                continue
-        elif kind is CustomFieldType.DROPDOWN and value not in field.options:
-            errors[f"custom_fields.{key}"] = f"must be one of: {', '.join(field.options)}"
+        error = _field_error(field, value)
+        if error:
+            errors[f"custom_fields.{key}"] = error
             continue
-        elif kind is CustomFieldType.TEXT:
-            value = str(value)[:1000]
-        cleaned[key] = value
+        cleaned[key] = _field_value(field, value)
     if errors:
         raise ValidationFailed("Invalid custom fields.", errors)
     return cleaned
 
 
+NUMBER = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")
+MAX_FIELD_TEXT = 1000
+
+
+def _field_error(field: CustomField, value: Any) -> str | None:
+    """Why `value` does not fit the field, or None. Strict: no silent coercion."""
+    kind = field.field_type
+    if kind is CustomFieldType.NUMBER:
+        if isinstance(value, bool) or not (
+                isinstance(value, int) and abs(value) < 10**15
+                or isinstance(value, float) and math.isfinite(value)
+                or isinstance(value, str) and NUMBER.match(value.strip())):
+            return "must be a number"
+    elif kind is CustomFieldType.CHECKBOX:
+        if not isinstance(value, bool) and str(value).lower() not in CHECKBOX_WORDS:
+            return "must be true or false"
+    elif kind is CustomFieldType.DATE:
+        try:
+            date.fromisoformat(str(value))
+        except ValueError:
+            return "must be a date (YYYY-MM-DD)"
+    elif kind is CustomFieldType.DROPDOWN:
+        if value not in field.options:
+            return f"must be one of: {', '.join(field.options)}"
+    elif not isinstance(value, str):
+        return "must be text"
+    elif len(value) > MAX_FIELD_TEXT:
+        return f"at most {MAX_FIELD_TEXT} characters"
+    elif "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        return "must be plain text (no NUL or invalid characters)"
+    return None
+
+
+CHECKBOX_WORDS = {"true": True, "on": True, "1": True, "yes": True,
+                  "false": False, "off": False, "0": False, "no": False}
+
+
+def _field_value(field: CustomField, value: Any) -> Any:
+    kind = field.field_type
+    if kind is CustomFieldType.NUMBER:
+        if isinstance(value, str):
+            value = float(value) if "." in value else int(value)
+        return value
+    if kind is CustomFieldType.CHECKBOX:
+        return value if isinstance(value, bool) else CHECKBOX_WORDS[str(value).lower()]
+    if kind is CustomFieldType.DATE:
+        return date.fromisoformat(str(value)).isoformat()
+    return value.strip() if isinstance(value, str) else value
+
+
 def _body(body_text: str | None, body_html: str | None) -> tuple[str, str]:
     """(text, sanitized html) from whichever the caller has; raises ValidationFailed if empty."""
-    body_html = clean_html(body_html) if body_html else ""
+    try:
+        body_html = clean_html(body_html) if body_html else ""
+    except HtmlTooComplex as error:
+        raise ValidationFailed(str(error), {"body_html": str(error)}) from error
     body_text = (body_text or "").replace("\x00", "")
     if not body_text.strip() and body_html:
         body_text = html_to_text(body_html)
@@ -242,7 +273,7 @@ def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
     """A public reply by an agent, mailed to the customer. Sets first_response_at once.
 
     The ticket moves to `status` (default: open, if it was new). Raises ValidationFailed,
-    InvalidTransition, NotAllowed (merged tickets take no replies).
+    InvalidTransition (merged or closed tickets take no replies).
     """
     _require_live(ticket)
     body_text, body_html = _body(body_text, body_html)
@@ -263,7 +294,10 @@ def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
 
 def add_note(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
              body_html: str | None = None, attachments=()) -> Message:
-    """An internal note; @mentions notify the colleagues named. Not a reply (no SLA effect)."""
+    """An internal note; @mentions notify the colleagues named. Not a reply (no SLA effect).
+
+    Raises InvalidTransition on a merged ticket (notes belong on its target)."""
+    _require_live(ticket, "note")
     body_text, body_html = _body(body_text, body_html)
     message = _add_message_row(ticket, MessageKind.NOTE, actor_id, None, body_text, body_html,
                                attachments)
@@ -297,10 +331,18 @@ def add_customer_message(ticket: Ticket, customer: Customer, *, body_text: str |
     return message
 
 
-def _require_live(ticket: Ticket) -> None:
+def _require_live(ticket: Ticket, what: str = "reply") -> None:
+    """Merged tickets take nothing more; closed ones take no replies (the customer's next
+    mail opens a follow-up). Raises InvalidTransition (409)."""
     if ticket.merged_into_id is not None:
-        raise NotAllowed(f"Ticket #{ticket.number} was merged; reply on the ticket it was "
-                         "merged into.")
+        target = db.session.get(Ticket, ticket.merged_into_id)
+        raise workflow.InvalidTransition(
+            f"Ticket #{ticket.number} was merged into #{target.number}; add your {what} there.",
+            {"ticket": f"merged into #{target.number}"})
+    if what == "reply" and ticket.status is Status.CLOSED:
+        raise workflow.InvalidTransition(
+            f"Ticket #{ticket.number} is closed; it takes no more replies.",
+            {"ticket": "closed"})
 
 
 def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSET,
@@ -315,6 +357,14 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
     closed).
     """
     changed: list[str] = []
+    frozen = ticket.merged_into_id is not None or ticket.status is Status.CLOSED
+    if frozen and status is not UNSET:
+        workflow.change_status(actor_id, ticket, status)  # says why it cannot move
+    if frozen and any(value is not UNSET for value in (subject, priority, assignee_id, team_id,
+                                                      custom_fields, is_spam)):
+        raise workflow.InvalidTransition(
+            f"Ticket #{ticket.number} is {'merged' if ticket.merged_into_id else 'closed'}: "
+            "only its tags can change.", {"ticket": "read-only"})
     if subject is not UNSET:
         new_subject = " ".join((subject or "").split())[:500]
         if not new_subject:

@@ -113,7 +113,7 @@ def test_merged_ticket_takes_no_reply(client, api_org, new_ticket, in_org):
         merge.merge_tickets(None, services.get_ticket(2), [services.get_ticket(1)])
     response = client.post("/api/v1/tickets/1/messages", headers=tenant.headers,
                            json={"body": "hello"})
-    assert response.status_code == 403 and "merged" in response.json["error"]["message"]
+    assert response.status_code == 409 and "merged" in response.json["error"]["message"]
 
 
 @pytest.mark.parametrize("filename, stored_type, served_type, disposition", [

@@ -1,0 +1,166 @@
+"""Inputs an outside probe found: each must be refused cleanly, quickly, and write nothing."""
+
+import base64
+import threading
+
+import pytest
+
+from helpdesk.core import tenancy
+from helpdesk.core.exceptions import ValidationFailed
+from helpdesk.extensions import db
+from helpdesk.tickets import canned, merge, services, workflow
+from helpdesk.tickets.models import CustomField, CustomFieldType, Status
+
+
+@pytest.mark.parametrize("body", [
+    '{{ "x"|center(100000000) }}',
+    "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+    '{{ "%99999999s"|format("x") }}',
+    "{{ 9 ** 9 ** 9 }}",
+    "Hi {{ x }",
+])
+def test_costly_or_broken_canned_templates_are_refused_on_save(make_org, in_org, body):
+    org = make_org()
+    with in_org(org.id):
+        with pytest.raises(ValidationFailed) as error:
+            canned.save_canned(org.owner_id, title="t", body=body, shared=False)
+        assert "body" in error.value.fields
+        assert canned.render(body, {}) == body  # and never executed when rendered
+        db.session.rollback()
+
+
+def test_simple_placeholders_filters_and_if_still_work():
+    body = ("{% if customer.name %}Hi {{ customer.name | title }}{% else %}Hello{% endif %}, "
+            "#{{ ticket.number }} {{ agent.name | default('the team') }}")
+    canned.check_template(body)
+    assert canned.render(body, {"customer": {"name": "ann lee"}, "ticket": {"number": 7},
+                                "agent": {}}) == "Hi Ann Lee, #7 the team"
+
+
+def test_crossed_concurrent_merges_cannot_merge_two_tickets_into_each_other(live_server):
+    from helpdesk.accounts import services as accounts
+    from helpdesk.orgs import services as orgs
+    from helpdesk.tickets.models import Channel
+
+    app = live_server.app
+    with app.app_context(), tenancy.system_scope():
+        owner = accounts.create_user(email="m@merge.test", name="M", password="password-1")
+        org_id = orgs.create_org(name="Merge", slug="merge-race", owner=owner).id
+        tenancy.set_current_org(org_id)
+        customer = services.find_or_create_customer("c@example.com")
+        for _ in range(2):
+            services.create_ticket(None, subject="s", body_text="b", customer=customer,
+                                   channel=Channel.API)
+        db.session.commit()
+    barrier, results = threading.Barrier(2), []
+
+    def merge_into(target_number, source_number):
+        with app.app_context():
+            tenancy.set_current_org(org_id)
+            target = services.get_ticket(target_number)
+            source = services.get_ticket(source_number)
+            barrier.wait(5)
+            try:
+                merge.merge_tickets(None, target, [source])
+                db.session.commit()
+                results.append("ok")
+            except ValidationFailed as error:
+                db.session.rollback()
+                results.append(error.message)
+
+    threads = [threading.Thread(target=merge_into, args=pair) for pair in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert sorted(results) == ["Already merged.", "ok"] or sorted(results) == [
+        "Target merged.", "ok"]
+    with app.app_context():
+        tenancy.set_current_org(org_id)
+        merged = [services.get_ticket(n).merged_into_id for n in (1, 2)]
+        assert merged.count(None) == 1
+
+
+def test_closed_and_merged_tickets_are_read_only_but_tags(make_org, make_ticket, in_org):
+    org = make_org()
+    t = make_ticket(org)
+    with in_org(org.id):
+        ticket = services.get_ticket(t.number)
+        services.update_ticket(org.owner_id, ticket, status=Status.CLOSED)
+        with pytest.raises(workflow.InvalidTransition):
+            services.update_ticket(org.owner_id, ticket, subject="new")
+        with pytest.raises(workflow.InvalidTransition):
+            services.add_reply(org.owner_id, ticket, body_text="hello?")
+        assert services.update_ticket(org.owner_id, ticket, add_tags=["late"]) == ["tags"]
+        assert services.get_ticket(t.number).tags == ["late"]
+
+
+def test_merging_into_a_closed_ticket_is_refused(make_org, make_ticket, in_org):
+    org = make_org()
+    a, b = make_ticket(org), make_ticket(org)
+    with in_org(org.id):
+        target = services.get_ticket(a.number)
+        services.update_ticket(org.owner_id, target, status=Status.CLOSED)
+        with pytest.raises(ValidationFailed) as error:
+            merge.merge_tickets(org.owner_id, target, [services.get_ticket(b.number)])
+        assert "closed" in error.value.fields["target"]
+        db.session.rollback()
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    (CustomFieldType.TEXT, {"a": 1}),
+    (CustomFieldType.TEXT, "x" * 1001),
+    (CustomFieldType.TEXT, "nul\x00"),
+    (CustomFieldType.TEXT, "\ud800"),
+    (CustomFieldType.NUMBER, True),
+    (CustomFieldType.NUMBER, "1_000"),
+    (CustomFieldType.NUMBER, "١٢"),
+    (CustomFieldType.NUMBER, float("nan")),
+    (CustomFieldType.CHECKBOX, "maybe"),
+    (CustomFieldType.DATE, "2026-13-01"),
+])
+def test_custom_field_values_are_strict(make_org, make_ticket, in_org, kind, value):
+    org = make_org()
+    t = make_ticket(org)
+    with in_org(org.id) as session:
+        session.add(CustomField(key="f", label="F", field_type=kind, options=[], position=0))
+        session.flush()
+        with pytest.raises(ValidationFailed) as error:
+            services.update_ticket(org.owner_id, services.get_ticket(t.number),
+                                   custom_fields={"f": value})
+        assert "custom_fields.f" in error.value.fields
+        session.rollback()
+
+
+def test_tags_collapse_inner_whitespace():
+    assert services.clean_tags(["a  b", " A b ", "a\tb"]) == ["a b"]
+
+
+def test_deeply_nested_html_is_refused_quickly(make_org, make_ticket, in_org):
+    org = make_org()
+    t = make_ticket(org)
+    with in_org(org.id):
+        with pytest.raises(ValidationFailed) as error:
+            services.add_note(org.owner_id, services.get_ticket(t.number),
+                              body_html="<div>" * 33000 + "x")
+        assert "10000 tags" in error.value.message
+        db.session.rollback()
+
+
+def test_api_rejects_a_deeply_nested_cursor(client, make_org, make_token):
+    org = make_org()
+    cursor = base64.urlsafe_b64encode(b"[" * 1100).decode()
+    response = client.get(f"/api/v1/tickets?cursor={cursor}",
+                          headers={"Authorization": f"Bearer {make_token(org, org.owner_id)}"})
+    assert response.status_code == 422
+
+
+def test_bulk_redirect_keeps_only_inbox_arguments(client, make_org, make_ticket, login):
+    org = make_org()
+    t = make_ticket(org)
+    login(org.owner_email)
+    response = client.post(f"/{org.slug}/desk/tickets/?endpoint=x&org_slug=other&view=open",
+                           data={"action": "status", "status": "pending",
+                                 "tickets": [t.number]})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/{org.slug}/desk/tickets/?view=open"
