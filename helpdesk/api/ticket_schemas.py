@@ -14,6 +14,14 @@ from helpdesk.tickets.models import Channel, Message, MessageKind, Priority, Sta
 from helpdesk.tickets.services import MAX_BODY, MAX_TAGS
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: "yes", 1 or "true" are mistakes worth a 422."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
 class UserRefSchema(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -174,7 +182,7 @@ class MessageCreateSchema(Schema):
     body = Text(max_length=MAX_BODY, strip=False, metadata={"description": "Plain text."})
     body_html = Text(max_length=MAX_BODY, strip=False,
                      metadata={"description": "HTML; sanitized on the way in."})
-    internal = fields.Boolean(load_default=False, metadata={
+    internal = StrictBoolean(load_default=False, metadata={
         "description": "true: an internal note; false: a public reply, sent by email."})
     status = fields.Enum(Status, by_value=True, metadata={
         "description": "Replies only: the status to move the ticket to."})

@@ -164,3 +164,13 @@ def test_bulk_redirect_keeps_only_inbox_arguments(client, make_org, make_ticket,
                                  "tickets": [t.number]})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/{org.slug}/desk/tickets/?view=open"
+
+
+def test_api_internal_flag_is_a_real_boolean(client, make_org, make_ticket, make_token):
+    org = make_org()
+    t = make_ticket(org)
+    headers = {"Authorization": f"Bearer {make_token(org, org.owner_id)}"}
+    for value in ("yes", 1, "true"):
+        response = client.post(f"/api/v1/tickets/{t.number}/messages", headers=headers,
+                               json={"body": "x", "internal": value})
+        assert response.status_code == 422 and "internal" in response.json["error"]["fields"]
