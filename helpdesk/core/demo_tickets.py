@@ -107,15 +107,26 @@ def seed_ticket_data(org_id: int, customers: list, agent_ids: list[int], count: 
 def _spread_history(org_id: int) -> None:
     """Messages and events happened after their ticket was opened, not at seeding time.
     Runs in the system scope (the timeline is append-only for the app role)."""
-    for table in ("messages", "ticket_events"):
+    # Rank each ticket's messages and events together in the order they were written, then
+    # space them 23 minutes apart from the ticket's opening (never later than now).
+    db.session.execute(text("""
+        CREATE TEMP TABLE demo_timeline ON COMMIT DROP AS
+        SELECT src, id, ticket_id,
+               row_number() OVER (PARTITION BY ticket_id
+                                  ORDER BY kind = 'created' DESC, created_at, src, id) - 1 AS n
+        FROM (SELECT 'event' AS src, id, ticket_id, kind, created_at FROM ticket_events
+              WHERE org_id = :org
+              UNION ALL
+              SELECT 'message', id, ticket_id, kind, created_at FROM messages
+              WHERE org_id = :org) AS x
+    """), {"org": org_id})
+    for table, src in (("messages", "message"), ("ticket_events", "event")):
         db.session.execute(text(f"""
-            UPDATE {table} AS row SET created_at = t.created_at
-                + (row.id - first.id) * interval '47 minutes'
-            FROM tickets AS t,
-                 (SELECT ticket_id, min(id) AS id FROM {table} WHERE org_id = :org
-                  GROUP BY ticket_id) AS first
-            WHERE row.org_id = :org AND t.id = row.ticket_id AND first.ticket_id = row.ticket_id
-        """), {"org": org_id})
+            UPDATE {table} AS row
+            SET created_at = LEAST(t.created_at + r.n * interval '23 minutes', now())
+            FROM demo_timeline AS r JOIN tickets AS t ON t.id = r.ticket_id
+            WHERE r.src = :src AND row.id = r.id
+        """), {"src": src})
     db.session.execute(text("""
         UPDATE tickets AS t SET last_activity_at = m.latest, updated_at = m.latest,
             first_response_at = CASE WHEN t.first_response_at IS NULL THEN NULL
