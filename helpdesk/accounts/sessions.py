@@ -1,13 +1,15 @@
 """Server-side record of signed-in staff sessions, so that signing out or resetting a password
 really ends a session (the cookie alone is signed, not revocable).
 
-Each login gets a random session id, kept in the cookie and in the Redis set
-`staff-sessions:<user id>`; a cookie whose id is not in the set is treated as signed out.
+Each login gets a random session id, kept in the cookie and in the Redis sorted set
+`staff-sessions:<user id>` scored by its sign-in time; a cookie whose id is not there, or is
+older than SESSION_DAYS, is treated as signed out.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import session
 from flask_login import login_user, logout_user
@@ -16,6 +18,7 @@ from helpdesk.core import tenancy
 from helpdesk.extensions import redis_store
 
 SESSION_DAYS = 30
+MAX_AGE = SESSION_DAYS * 86400
 _KEY = "staff-sessions:{user_id}"
 _SESSION_FIELD = "staff_session"
 
@@ -23,9 +26,11 @@ _SESSION_FIELD = "staff_session"
 def sign_in(user) -> None:
     session_id = secrets.token_urlsafe(24)
     key = _KEY.format(user_id=user.id)
+    now = time.time()
     with redis_store.client.pipeline() as pipe:
-        pipe.sadd(key, session_id)
-        pipe.expire(key, SESSION_DAYS * 86400)
+        pipe.zremrangebyscore(key, "-inf", now - MAX_AGE)  # forget expired sessions
+        pipe.zadd(key, {session_id: now})
+        pipe.expire(key, MAX_AGE)
         pipe.execute()
     session.clear()  # a fresh session on every sign-in (no fixation)
     login_user(user)
@@ -35,9 +40,10 @@ def sign_in(user) -> None:
 
 def is_live(user_id: int) -> bool:
     session_id = session.get(_SESSION_FIELD)
-    return bool(session_id) and bool(
-        redis_store.client.sismember(_KEY.format(user_id=user_id), session_id)
-    )
+    if not session_id:
+        return False
+    started = redis_store.client.zscore(_KEY.format(user_id=user_id), session_id)
+    return started is not None and time.time() - started < MAX_AGE
 
 
 def sign_out() -> None:
@@ -45,7 +51,7 @@ def sign_out() -> None:
 
     session_id = session.get(_SESSION_FIELD)
     if current_user.is_authenticated and session_id:
-        redis_store.client.srem(_KEY.format(user_id=current_user.id), session_id)
+        redis_store.client.zrem(_KEY.format(user_id=current_user.id), session_id)
     logout_user()
     session.clear()
 

@@ -58,9 +58,13 @@ def seed_demo() -> bool:
                  for name, email, company in DEMO_CUSTOMERS]
     db.session.add_all(customers)
     db.session.flush()
-    from helpdesk.core.demo_tickets import seed_ticket_data
+    from helpdesk.core.demo_tickets import seed_ticket_data, spread_history
 
     agent_ids = list(db.session.scalars(select(Membership.user_id).where(
         Membership.org_id == org.id)))
-    seed_ticket_data(org.id, customers, agent_ids)
+    # Tickets go through the services as the demo org (its rules, fields and agents only);
+    # rewriting their history afterwards needs the owner (the timeline is append-only).
+    with tenancy.org_scope(org.id):
+        seed_ticket_data(org.id, customers, agent_ids)
+    spread_history(org.id)
     return True

@@ -100,11 +100,10 @@ def seed_ticket_data(org_id: int, customers: list, agent_ids: list[int], count: 
         if index % 50 == 0:
             db.session.flush()
     db.session.flush()
-    _spread_history(org_id)
     return count
 
 
-def _spread_history(org_id: int) -> None:
+def spread_history(org_id: int) -> None:
     """Messages and events happened after their ticket was opened, not at seeding time.
     Runs in the system scope (the timeline is append-only for the app role)."""
     # Rank each ticket's messages and events together in the order they were written, then

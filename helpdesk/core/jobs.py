@@ -9,6 +9,7 @@ set the org (or the system scope), run, commit once, roll back on error so RQ ca
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from helpdesk.core import tenancy
 from helpdesk.extensions import db, redis_store
 
+log = logging.getLogger(__name__)
 QUEUES = ("mail", "search", "notify", "default")
 _PENDING_KEY = "helpdesk_pending_jobs"
 _worker_app: Flask | None = None
@@ -44,17 +46,24 @@ def enqueue_after_commit(func: Callable, *args: Any, queue: str = "default", **k
 def _flush_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     for queue, func, args, kwargs in pending:
-        get_queue(queue).enqueue(func, *args, **kwargs)
+        try:
+            get_queue(queue).enqueue(func, *args, **kwargs)
+        except Exception:
+            # The data is committed: a Redis outage must not turn the request into an error
+            # page, nor lose the other jobs. Logged for replay.
+            log.exception("could not enqueue %s%r on %s", func.__name__, args, queue)
 
 
-def _drop_pending(session: Session) -> None:
+def _drop_pending(session: Session, previous_transaction) -> None:
+    if previous_transaction.nested:
+        return  # a savepoint rolled back; the transaction (and its jobs) goes on
     session.info.pop(_PENDING_KEY, None)
 
 
 def install(session_class: type[Session]) -> None:
     if not event.contains(session_class, "after_commit", _flush_pending):
         event.listen(session_class, "after_commit", _flush_pending)
-        event.listen(session_class, "after_soft_rollback", lambda s, t: _drop_pending(s))
+        event.listen(session_class, "after_soft_rollback", _drop_pending)
 
 
 def _app() -> Flask:

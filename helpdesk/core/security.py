@@ -35,7 +35,8 @@ def init_app(app: Flask) -> None:
 
         if not user_id.isdigit() or not sessions.is_live(int(user_id)):
             return None  # signed out elsewhere, or the password was reset
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None
 
     @app.before_request
     def _refuse_nul_bytes() -> None:

@@ -84,6 +84,19 @@ def system_scope() -> Iterator[None]:
         _reapply()
 
 
+@contextmanager
+def org_scope(org_id: int) -> Iterator[None]:
+    """Run the enclosed block as that org, with both walls up (also inside system_scope)."""
+    previous = (g.get("tenancy_org_id"), g.get("tenancy_system", False))
+    g.tenancy_org_id, g.tenancy_system = org_id, False
+    _reapply()
+    try:
+        yield
+    finally:
+        g.tenancy_org_id, g.tenancy_system = previous
+        _reapply()
+
+
 def _settings() -> dict[str, str]:
     org_id, user_id = current_org_id(), current_user_id()
     return {

@@ -7,10 +7,9 @@ from sqlalchemy import func, select
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets import events
-from helpdesk.tickets.models import Status, Ticket
+from helpdesk.tickets.models import OPEN_STATUSES, Ticket
 
 MODES = ("manual", "round_robin", "load_balanced")
-OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
 
 
 def set_assignee(actor_id: int | None, ticket: Ticket, user_id: int | None,
@@ -26,9 +25,10 @@ def set_assignee(actor_id: int | None, ticket: Ticket, user_id: int | None,
                f"Ticket #{ticket.number} “{ticket.subject[:80]}” was assigned to you.")
 
 
-def _available_agents(exclude: set[int] = frozenset()) -> list[int]:
+def _available_agents(org_id: int, exclude: set[int] = frozenset()) -> list[int]:
     return [uid for uid in db.session.scalars(
-        select(Membership.user_id).where(Membership.is_away.is_(False))
+        select(Membership.user_id).where(Membership.org_id == org_id,
+                                         Membership.is_away.is_(False))
         .order_by(Membership.user_id)
     ) if uid not in exclude]
 
@@ -36,13 +36,14 @@ def _available_agents(exclude: set[int] = frozenset()) -> list[int]:
 def pick_agent(org: Organization, exclude: set[int] = frozenset()) -> int | None:
     """The next agent per the org's mode, skipping agents marked away; None for manual."""
     mode = org.settings.get("assignment", "manual")
-    agents = _available_agents(exclude)
+    agents = _available_agents(org.id, exclude)
     if mode == "manual" or not agents:
         return None
     if mode == "load_balanced":
         loads = dict(db.session.execute(
             select(Ticket.assignee_id, func.count(Ticket.id))
-            .where(Ticket.status.in_(OPEN_STATUSES), Ticket.assignee_id.in_(agents))
+            .where(Ticket.org_id == org.id, Ticket.status.in_(OPEN_STATUSES),
+                   Ticket.assignee_id.in_(agents))
             .group_by(Ticket.assignee_id)
         ).all())
         return min(agents, key=lambda uid: (loads.get(uid, 0), uid))

@@ -77,8 +77,10 @@ def _forget_files(session) -> None:
     session.info.pop(_NEW_FILES, None)
 
 
-def _remove_files(session, previous_transaction=None) -> None:
+def _remove_files(session, previous_transaction) -> None:
     """A rolled-back transaction takes its attachment files with it: no orphans on disk."""
+    if previous_transaction.nested:
+        return  # only a savepoint rolled back
     for path in session.info.pop(_NEW_FILES, []):
         path.unlink(missing_ok=True)
 

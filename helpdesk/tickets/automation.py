@@ -11,7 +11,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import select
 
-from helpdesk.core.exceptions import ValidationFailed
+from helpdesk.core.exceptions import ServiceError, ValidationFailed
 from helpdesk.extensions import db
 from helpdesk.tickets import events
 from helpdesk.tickets.models import AutomationRule, Message, MessageKind, Priority, Status, Ticket
@@ -125,12 +125,15 @@ def _send_canned(ticket: Ticket, canned_id: int) -> None:
 
 def run_rules(event: str, ticket: Ticket) -> list[str]:
     """Apply every active rule for `event` whose conditions hold; returns the rule names."""
-    if g.get("automation_running"):
-        return []
+    from helpdesk.tickets.services import is_frozen
+
+    if g.get("automation_running") or is_frozen(ticket):
+        return []  # no rule writes to closed or merged tickets
     g.automation_running = True
     ran = []
     try:
         rules = db.session.scalars(select(AutomationRule).where(
+            AutomationRule.org_id == ticket.org_id,
             AutomationRule.event == event, AutomationRule.is_active.is_(True))
             .order_by(AutomationRule.position, AutomationRule.id)).all()
         for rule in rules:
@@ -140,8 +143,10 @@ def run_rules(event: str, ticket: Ticket) -> list[str]:
             done = []
             for action in rule.actions:
                 try:
-                    done.append(_apply(ticket, action))
-                except Exception as error:  # a bad rule must not block the ticket
+                    with db.session.begin_nested():  # a failed action undoes only itself
+                        done.append(_apply(ticket, action))
+                except (ServiceError, ValueError, TypeError, KeyError) as error:
+                    # A stale or bad rule (deleted team, invalid value) must not block tickets.
                     done.append(f"{action.get('type')} failed: {error}")
             events.automation(ticket, rule.name, done)
             ran.append(rule.name)

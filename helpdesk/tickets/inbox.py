@@ -18,9 +18,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, and_, case, func, select, tr
 
 from helpdesk.core.keyset import Page, Part, paginate
 from helpdesk.extensions import db
-from helpdesk.tickets.models import Priority, Status, Ticket
+from helpdesk.tickets.models import OPEN_STATUSES, Priority, Status, Ticket
 
-OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
 PAGE_SIZE = 25
 
 

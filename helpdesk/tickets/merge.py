@@ -39,7 +39,8 @@ def merge_tickets(actor_id: int | None, target: Ticket, sources: list[Ticket]) -
     for source in sources:
         db.session.execute(update(Message).where(Message.ticket_id == source.id)
                            .values(ticket_id=target.id))
-        target.tags = list(dict.fromkeys([*target.tags, *source.tags]))
+        # The target's tags first; the 20-tag limit holds after the merge too.
+        target.tags = list(dict.fromkeys([*target.tags, *source.tags]))[:services.MAX_TAGS]
         source.merged_into_id = target.id
         old = source.status
         source.status = Status.CLOSED
@@ -50,7 +51,7 @@ def merge_tickets(actor_id: int | None, target: Ticket, sources: list[Ticket]) -
                                   f"merged into #{target.number}")
     events.merged_in(target, actor_id, [s.number for s in sources])
     target.last_activity_at = utcnow()
-    if target.status in (Status.SOLVED, Status.CLOSED) and target.status is not Status.CLOSED:
+    if target.status is Status.SOLVED:
         services.workflow.change_status(actor_id, target, Status.OPEN, reason="merge")
     db.session.flush()
     return target
@@ -59,6 +60,9 @@ def merge_tickets(actor_id: int | None, target: Ticket, sources: list[Ticket]) -
 def split_ticket(actor_id: int | None, message: Message) -> Ticket:
     """A new ticket made of one customer message of an existing ticket."""
     source = db.session.get(Ticket, message.ticket_id)
+    if services.is_frozen(source):
+        raise ValidationFailed("Ticket closed.", {"message": f"#{source.number} is closed or "
+                                                             "merged; its messages stay"})
     if message.kind is not MessageKind.CUSTOMER:
         raise ValidationFailed("Not a customer message.",
                                {"message": "only customer messages can be split off"})

@@ -41,6 +41,9 @@ class Status(enum.StrEnum):
     CLOSED = "closed"
 
 
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+
+
 class Priority(enum.StrEnum):
     LOW = "low"
     NORMAL = "normal"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
-from datetime import date
 from typing import Any, BinaryIO
 
 from flask import current_app
@@ -21,10 +19,9 @@ from helpdesk.extensions import db
 from helpdesk.orgs.models import Membership
 from helpdesk.tickets import events, workflow
 from helpdesk.tickets.attachments import save_attachment
+from helpdesk.tickets.fields import clean_custom_fields
 from helpdesk.tickets.models import (
     Channel,
-    CustomField,
-    CustomFieldType,
     Message,
     MessageKind,
     Priority,
@@ -113,80 +110,6 @@ def clean_tags(tags: Iterable[Any]) -> list[str]:
     return result
 
 
-def clean_custom_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """Check values against the org's field definitions; unknown keys are errors."""
-    if not isinstance(values, dict):
-        raise ValidationFailed("Invalid fields.", {"custom_fields": "must be an object"})
-    definitions = {f.key: f for f in db.session.scalars(select(CustomField))}
-    errors, cleaned = {}, {}
-    for key, value in values.items():
-        field = definitions.get(key)
-        if field is None:
-            errors[f"custom_fields.{key}"] = "unknown field"
-            continue
-        if value is None or value == "":
-            cleaned[key] = None
-            continue
-        error = _field_error(field, value)
-        if error:
-            errors[f"custom_fields.{key}"] = error
-            continue
-        cleaned[key] = _field_value(field, value)
-    if errors:
-        raise ValidationFailed("Invalid custom fields.", errors)
-    return cleaned
-
-
-NUMBER = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")
-MAX_FIELD_TEXT = 1000
-
-
-def _field_error(field: CustomField, value: Any) -> str | None:
-    """Why `value` does not fit the field, or None. Strict: no silent coercion."""
-    kind = field.field_type
-    if kind is CustomFieldType.NUMBER:
-        if isinstance(value, bool) or not (
-                isinstance(value, int) and abs(value) < 10**15
-                or isinstance(value, float) and math.isfinite(value)
-                or isinstance(value, str) and NUMBER.match(value.strip())):
-            return "must be a number"
-    elif kind is CustomFieldType.CHECKBOX:
-        if not isinstance(value, bool) and str(value).lower() not in CHECKBOX_WORDS:
-            return "must be true or false"
-    elif kind is CustomFieldType.DATE:
-        try:
-            date.fromisoformat(str(value))
-        except ValueError:
-            return "must be a date (YYYY-MM-DD)"
-    elif kind is CustomFieldType.DROPDOWN:
-        if value not in field.options:
-            return f"must be one of: {', '.join(field.options)}"
-    elif not isinstance(value, str):
-        return "must be text"
-    elif len(value) > MAX_FIELD_TEXT:
-        return f"at most {MAX_FIELD_TEXT} characters"
-    elif "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        return "must be plain text (no NUL or invalid characters)"
-    return None
-
-
-CHECKBOX_WORDS = {"true": True, "on": True, "1": True, "yes": True,
-                  "false": False, "off": False, "0": False, "no": False}
-
-
-def _field_value(field: CustomField, value: Any) -> Any:
-    kind = field.field_type
-    if kind is CustomFieldType.NUMBER:
-        if isinstance(value, str):
-            value = float(value) if "." in value else int(value)
-        return value
-    if kind is CustomFieldType.CHECKBOX:
-        return value if isinstance(value, bool) else CHECKBOX_WORDS[str(value).lower()]
-    if kind is CustomFieldType.DATE:
-        return date.fromisoformat(str(value)).isoformat()
-    return value.strip() if isinstance(value, str) else value
-
-
 def _body(body_text: str | None, body_html: str | None) -> tuple[str, str]:
     """(text, sanitized html) from whichever the caller has; raises ValidationFailed if empty."""
     try:
@@ -205,8 +128,8 @@ def _body(body_text: str | None, body_html: str | None) -> tuple[str, str]:
     return body_text, body_html
 
 
-def _member_ids() -> set[int]:
-    return set(db.session.scalars(select(Membership.user_id)))
+def _member_ids(org_id: int) -> set[int]:
+    return set(db.session.scalars(select(Membership.user_id).where(Membership.org_id == org_id)))
 
 
 def create_ticket(actor_id: int | None, *, subject: str, customer: Customer, channel: Channel,
@@ -225,10 +148,10 @@ def create_ticket(actor_id: int | None, *, subject: str, customer: Customer, cha
         raise ValidationFailed("Subject missing.", {"subject": "Give the ticket a subject."})
     body_text, body_html = _body(body_text, body_html)
     tags = clean_tags(tags)
-    fields = clean_custom_fields(custom_fields or {})
-    if assignee_id is not None and assignee_id not in _member_ids():
+    org_id = customer.org_id
+    fields = clean_custom_fields(custom_fields or {}, org_id)
+    if assignee_id is not None and assignee_id not in _member_ids(org_id):
         raise ValidationFailed("Unknown assignee.", {"assignee": "not a member of this team"})
-    org_id = tenancy.current_org_id() or customer.org_id
     ticket = Ticket(org_id=org_id, number=next_number(org_id), subject=subject, channel=channel,
                     priority=priority, customer_id=customer.id, tags=tags, custom_fields=fields,
                     team_id=team_id, assignee_id=assignee_id,
@@ -345,6 +268,26 @@ def _require_live(ticket: Ticket, what: str = "reply") -> None:
             {"ticket": "closed"})
 
 
+def is_frozen(ticket: Ticket) -> bool:
+    """Closed and merged tickets keep their content; only tags may still change."""
+    return ticket.merged_into_id is not None or ticket.status is Status.CLOSED
+
+
+def _refuse_changes_to_frozen(ticket: Ticket, **given: Any) -> None:
+    current = {"subject": ticket.subject, "priority": ticket.priority,
+               "assignee_id": ticket.assignee_id, "team_id": ticket.team_id,
+               "is_spam": ticket.is_spam}
+    changing = [name for name, value in given.items() if value is not UNSET and (
+        name == "custom_fields" and any(ticket.custom_fields.get(k) != v
+                                        for k, v in (value or {}).items())
+        or name != "custom_fields" and value != current[name])]
+    if changing:
+        state = "merged" if ticket.merged_into_id else "closed"
+        raise workflow.InvalidTransition(
+            f"Ticket #{ticket.number} is {state}: only its tags can change.",
+            {name: "read-only" for name in changing})
+
+
 def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSET,
                   priority: Priority = UNSET, assignee_id: int | None = UNSET,
                   team_id: int | None = UNSET, tags: Iterable[str] = UNSET,
@@ -357,14 +300,12 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
     closed).
     """
     changed: list[str] = []
-    frozen = ticket.merged_into_id is not None or ticket.status is Status.CLOSED
-    if frozen and status is not UNSET:
-        workflow.change_status(actor_id, ticket, status)  # says why it cannot move
-    if frozen and any(value is not UNSET for value in (subject, priority, assignee_id, team_id,
-                                                      custom_fields, is_spam)):
-        raise workflow.InvalidTransition(
-            f"Ticket #{ticket.number} is {'merged' if ticket.merged_into_id else 'closed'}: "
-            "only its tags can change.", {"ticket": "read-only"})
+    if is_frozen(ticket):
+        if status is not UNSET:
+            workflow.change_status(actor_id, ticket, status)  # says why it cannot move
+        _refuse_changes_to_frozen(ticket, subject=subject, priority=priority,
+                                  assignee_id=assignee_id, team_id=team_id,
+                                  custom_fields=custom_fields, is_spam=is_spam)
     if subject is not UNSET:
         new_subject = " ".join((subject or "").split())[:500]
         if not new_subject:
@@ -378,7 +319,7 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
         ticket.priority = priority
         changed.append("priority")
     if assignee_id is not UNSET and assignee_id != ticket.assignee_id:
-        if assignee_id is not None and assignee_id not in _member_ids():
+        if assignee_id is not None and assignee_id not in _member_ids(ticket.org_id):
             raise ValidationFailed("Unknown assignee.", {"assignee": "not a member of this team"})
         from helpdesk.tickets.assignment import set_assignee
 
@@ -396,12 +337,13 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
     if new_tags != list(ticket.tags):
         added = [t for t in new_tags if t not in ticket.tags]
         removed = [t for t in ticket.tags if t not in new_tags]
-        clean_tags(new_tags)  # the limit applies to the result
+        if len(new_tags) > MAX_TAGS and len(new_tags) > len(ticket.tags):
+            raise ValidationFailed("Too many tags.", {"tags": f"at most {MAX_TAGS} tags"})
         events.tags_changed(ticket, actor_id, added, removed)
         ticket.tags = new_tags
         changed.append("tags")
     if custom_fields is not UNSET:
-        cleaned = clean_custom_fields(custom_fields)
+        cleaned = clean_custom_fields(custom_fields, ticket.org_id)
         diff = {k: v for k, v in cleaned.items() if ticket.custom_fields.get(k) != v}
         if diff:
             events.fields_changed(ticket, actor_id, diff)

@@ -224,7 +224,10 @@ def attachment(attachment_id: int):
     found = db.session.get(Attachment, attachment_id)
     if found is None:
         abort(404)
-    path = attachments.attachment_path(found)
+    try:
+        path = attachments.attachment_path(found)
+    except ValueError:  # a storage key that points outside the folder: treat as missing
+        abort(404)
     if not path.is_file():
         abort(404, description="The file of this attachment is missing.")
     inline = found.content_type in attachments.INLINE_TYPES

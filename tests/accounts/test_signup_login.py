@@ -197,3 +197,21 @@ def test_blank_names_and_space_passwords_are_field_errors(client):
     assert 'id="org_name-error"' in html and 'id="name-error"' in html
     response = client.post("/signup", data={**SIGNUP, "password": " " * 12})
     assert response.status_code == 422 and "not only spaces" in response.get_data(as_text=True)
+
+
+def test_sessions_expire_one_by_one_and_inactive_users_are_signed_out(
+        app, client, make_org, login, as_system, redis_client):
+    from helpdesk.accounts import sessions
+    from helpdesk.accounts.models import User
+
+    org = make_org()
+    login(org.owner_email)
+    assert client.get(f"/{org.slug}/desk/").status_code == 200
+    key = f"staff-sessions:{org.owner_id}"
+    [(session_id, started)] = redis_client.zrange(key, 0, -1, withscores=True)
+    redis_client.zadd(key, {session_id: started - sessions.MAX_AGE - 1})  # 30 days old
+    assert client.get(f"/{org.slug}/desk/").status_code == 302
+    login(org.owner_email)
+    with as_system() as session:
+        session.get(User, org.owner_id).is_active_account = False
+    assert client.get(f"/{org.slug}/desk/").status_code == 302

@@ -1,7 +1,6 @@
 """Jobs: enqueued only after commit, take ids, run with their org set, commit once."""
 
 import pytest
-from flask import g
 from sqlalchemy import select
 
 from helpdesk.core import tenancy
@@ -95,7 +94,6 @@ def test_org_jobs_refuse_objects(app):
 
 def test_unknown_queue_name_is_refused(app):
     with app.app_context(), pytest.raises(ValueError):
-        g.unused = True
         enqueue_after_commit(rename_customer, 1, 2, "x", queue="nope")
 
 

@@ -102,16 +102,25 @@ def test_change_role_and_last_owner_protection(client, make_org, make_member, lo
     response = client.post(f"/{org.slug}/desk/settings/team/members/{ids[agent.id]}/role",
                            data={"role": "manager"}, follow_redirects=True)
     assert "is now manager" in response.get_data(as_text=True)
-    # Removing the only owner is refused (by another admin).
+    # An admin cannot remove an owner at all.
     admin = make_member(org, "admin")
     client.post("/logout")
     login(admin.email)
     response = client.post(f"/{org.slug}/desk/settings/team/members/{ids[org.owner_id]}/remove",
                            follow_redirects=True)
-    assert "Only an owner" in response.get_data(as_text=True) or \
-        "at least one owner" in response.get_data(as_text=True)
+    assert "Only an owner can make someone an owner or change an owner." in \
+        response.get_data(as_text=True)
+    # The only owner cannot demote or remove themselves: the org needs an owner.
+    client.post("/logout")
+    login(org.owner_email)
+    for action, data in (("role", {"role": "admin"}), ("remove", {})):
+        response = client.post(
+            f"/{org.slug}/desk/settings/team/members/{ids[org.owner_id]}/{action}",
+            data=data, follow_redirects=True)
+        assert "An organization needs at least one owner." in response.get_data(as_text=True)
     with in_org(org.id) as session:
-        assert session.get(Membership, ids[org.owner_id]) is not None
+        owner = session.get(Membership, ids[org.owner_id])
+        assert owner is not None and owner.role.value == "owner"
 
 
 def test_remove_member_frees_the_seat(client, make_org, make_member, login, in_org):

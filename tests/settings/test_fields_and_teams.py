@@ -42,7 +42,8 @@ def test_custom_fields_crud(client, desk, in_org):
         ("plan", "Subscription plan", "dropdown", ["Free", "Paid"]),
         ("order_number", "Order number", "number", [])]
     with in_org(desk.org.id):  # the definitions are what tickets are checked against
-        assert services.clean_custom_fields({"plan": "Paid", "order_number": "42"}) == {
+        assert services.clean_custom_fields({"plan": "Paid", "order_number": "42"},
+                                            desk.org.id) == {
             "plan": "Paid", "order_number": 42}
     assert client.post(desk.url(f"fields/{plan}/delete")).status_code == 302
     assert [f[0] for f in fields_of(in_org, desk.org)] == ["order_number"]
