@@ -90,6 +90,9 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         UniqueConstraint("org_id", "id"),
         ForeignKeyConstraint(["org_id", "customer_id"], ["customers.org_id", "customers.id"]),
         ForeignKeyConstraint(["org_id", "team_id"], ["teams.org_id", "teams.id"]),
+        # Links between tickets stay inside the org.
+        ForeignKeyConstraint(["org_id", "merged_into_id"], ["tickets.org_id", "tickets.id"]),
+        ForeignKeyConstraint(["org_id", "follow_up_of_id"], ["tickets.org_id", "tickets.id"]),
         # The inbox: a status (or assignee) filter, newest activity first, keyset on id.
         Index("ix_tickets_inbox", "org_id", "status", "last_activity_at", "id"),
         Index("ix_tickets_assignee", "org_id", "assignee_id", "status", "last_activity_at", "id"),
@@ -120,8 +123,8 @@ class Ticket(OrgScoped, TimestampMixin, Base):
     first_response_at: Mapped[datetime | None]
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
-    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    merged_into_id: Mapped[int | None]
+    follow_up_of_id: Mapped[int | None]
     last_activity_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
@@ -139,6 +142,8 @@ class Message(OrgScoped, Base):
         UniqueConstraint("org_id", "id"),
         ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"],
                              ondelete="CASCADE"),
+        ForeignKeyConstraint(["org_id", "author_customer_id"],
+                             ["customers.org_id", "customers.id"]),
         Index("ix_messages_ticket", "org_id", "ticket_id", "created_at"),
         Index("ix_messages_message_id", "org_id", "message_id"),
     )
@@ -222,11 +227,15 @@ class CustomField(OrgScoped, TimestampMixin, Base):
 
 class Notification(OrgScoped, TimestampMixin, Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user", "org_id", "user_id", "read_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user", "org_id", "user_id", "read_at"),
+        ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"],
+                             ondelete="CASCADE"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int | None]
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(String(500))
     read_at: Mapped[datetime | None]

@@ -260,3 +260,23 @@ def test_demo_seed_uses_only_the_demo_orgs_rules(make_org, in_org, app):
         tagged = db.session.scalar(select(Ticket.id).where(Ticket.tags.any("foreign")))
         db.session.rollback()
     assert tagged is None
+
+
+def test_links_between_tickets_cannot_cross_orgs(make_org, make_ticket, as_system):
+    """Even the owner (no RLS) cannot point a ticket or message at another org's rows."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    a, b = make_org(), make_org()
+    mine, theirs = make_ticket(a), make_ticket(b, customer_email="other@example.com")
+    statements = [
+        ("UPDATE tickets SET merged_into_id = :other WHERE id = :mine", {}),
+        ("UPDATE tickets SET follow_up_of_id = :other WHERE id = :mine", {}),
+        ("UPDATE messages SET author_customer_id = :customer WHERE ticket_id = :mine", {}),
+    ]
+    for sql, _ in statements:
+        with as_system() as session:
+            with pytest.raises(IntegrityError):
+                session.execute(text(sql), {"other": theirs.id, "mine": mine.id,
+                                            "customer": theirs.customer_id})
+            session.rollback()
