@@ -14,6 +14,7 @@ from helpdesk.api.models import ApiToken
 from helpdesk.core.auth import current_membership, staff_required
 from helpdesk.core.exceptions import ServiceError
 from helpdesk.core.forms import form_status, show_service_error
+from helpdesk.core.views import get_or_404, run_and_flash
 from helpdesk.extensions import db
 from helpdesk.orgs import bp, services, settings_bp
 from helpdesk.orgs.forms import EmptyForm, InviteForm, RoleForm, TokenForm
@@ -59,32 +60,25 @@ def invite():
     return _team_page(form, form_status(form))
 
 
-def _get_or_404(model, object_id: int):
-    # Tenant-scoped: another org's id is simply not found.
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
 @settings_bp.post("/team/invitations/<id:invitation_id>/revoke")
 @staff_required(Role.ADMIN)
 def revoke_invitation(invitation_id: int):
-    invitation = _get_or_404(Invitation, invitation_id)
+    invitation = get_or_404(Invitation, invitation_id)
     if EmptyForm().validate_on_submit():
-        _apply(lambda: services.revoke_invitation(current_membership(), invitation),
-               f"Invitation for {invitation.email} revoked.")
+        run_and_flash(lambda: services.revoke_invitation(current_membership(), invitation),
+                      f"Invitation for {invitation.email} revoked.")
     return redirect(url_for("settings.team"))
 
 
 @settings_bp.post("/team/members/<id:membership_id>/role")
 @staff_required(Role.ADMIN)
 def change_role(membership_id: int):
-    member = _get_or_404(Membership, membership_id)
+    member = get_or_404(Membership, membership_id)
     form = RoleForm()
     if form.validate_on_submit():
-        _apply(lambda: services.change_role(current_membership(), member, Role(form.role.data)),
-               f"{member.user.name} is now {form.role.data}.")
+        role = Role(form.role.data)
+        run_and_flash(lambda: services.change_role(current_membership(), member, role),
+                      f"{member.user.name} is now {role.value}.")
     else:
         flash("Choose one of the listed roles.", "error")
     return redirect(url_for("settings.team"))
@@ -93,26 +87,15 @@ def change_role(membership_id: int):
 @settings_bp.post("/team/members/<id:membership_id>/remove")
 @staff_required(Role.ADMIN)
 def remove_member(membership_id: int):
-    member = _get_or_404(Membership, membership_id)
+    member = get_or_404(Membership, membership_id)
     leaving = member.user_id == current_user.id
     if EmptyForm().validate_on_submit():
         name = member.user.name
         message = f"You left {g.org.name}." if leaving else f"{name} was removed from the team."
-        done = _apply(lambda: services.remove_member(current_membership(), member), message)
+        done = run_and_flash(lambda: services.remove_member(current_membership(), member), message)
         if done and leaving:
             return redirect(url_for("accounts.pick_org"))
     return redirect(url_for("settings.team"))
-
-
-def _apply(action, success: str) -> bool:
-    try:
-        action()
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return False
-    flash(success, "success")
-    return True
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
@@ -162,7 +145,7 @@ def tokens():
 @settings_bp.post("/tokens/<id:token_id>/revoke")
 @staff_required()
 def revoke_token(token_id: int):
-    token = _get_or_404(ApiToken, token_id)
+    token = get_or_404(ApiToken, token_id)
     if token.user_id != current_user.id:
         abort(404)
     if EmptyForm().validate_on_submit():

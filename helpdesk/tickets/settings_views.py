@@ -9,6 +9,7 @@ from flask_login import current_user
 from helpdesk.core.auth import current_membership, staff_required
 from helpdesk.core.exceptions import ServiceError, ValidationFailed
 from helpdesk.core.forms import form_status, show_service_error
+from helpdesk.core.views import get_or_404, run_and_flash
 from helpdesk.extensions import db
 from helpdesk.orgs import settings_bp
 from helpdesk.orgs.forms import EmptyForm
@@ -18,28 +19,6 @@ from helpdesk.tickets import settings_forms as forms
 from helpdesk.tickets.models import AutomationRule, CustomField, Team
 
 OFFSETS = {"up": -1, "down": 1}
-
-
-def _get_or_404(model, object_id: int):
-    # Tenant-scoped: another org's id is simply not found.
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    return obj
-
-
-def _apply(action, success: str) -> bool:
-    """Run a button's service call: flash the outcome; a refusal of the role is a 403."""
-    try:
-        action()
-    except ServiceError as error:
-        db.session.rollback()
-        if error.status == 403:
-            abort(403, description=error.message)
-        flash(error.message, "error")
-        return False
-    flash(success, "success")
-    return True
 
 
 @settings_bp.get("/")
@@ -121,7 +100,7 @@ def preview_canned():
 def delete_canned(canned_id: int):
     response = _canned_or_404(canned_id)
     if EmptyForm().validate_on_submit():
-        _apply(lambda: admin.delete_canned_response(current_membership(), response),
+        run_and_flash(lambda: admin.delete_canned_response(current_membership(), response),
                f"Canned response “{response.title}” deleted.")
     return redirect(url_for("settings.canned"))
 
@@ -145,7 +124,7 @@ def new_rule():
 @settings_bp.route("/rules/<id:rule_id>", methods=["GET", "POST"])
 @staff_required(Role.ADMIN)
 def edit_rule(rule_id: int):
-    return _rule_page(_get_or_404(AutomationRule, rule_id))
+    return _rule_page(get_or_404(AutomationRule, rule_id))
 
 
 def _rule_page(rule):
@@ -181,7 +160,7 @@ def _rule_page(rule):
 @settings_bp.post("/rules/<id:rule_id>/move/<any(up, down):direction>")
 @staff_required(Role.ADMIN)
 def move_rule(rule_id: int, direction: str):
-    rule = _get_or_404(AutomationRule, rule_id)
+    rule = get_or_404(AutomationRule, rule_id)
     if EmptyForm().validate_on_submit():
         admin_rules.move_rule(rule, OFFSETS[direction])
     return redirect(url_for("settings.rules"))
@@ -190,7 +169,7 @@ def move_rule(rule_id: int, direction: str):
 @settings_bp.post("/rules/<id:rule_id>/<any(enable, disable):state>")
 @staff_required(Role.ADMIN)
 def switch_rule(rule_id: int, state: str):
-    rule = _get_or_404(AutomationRule, rule_id)
+    rule = get_or_404(AutomationRule, rule_id)
     if EmptyForm().validate_on_submit():
         admin_rules.set_rule_active(rule, state == "enable")
         flash(f"Rule “{rule.name}” {state}d.", "success")
@@ -200,9 +179,9 @@ def switch_rule(rule_id: int, state: str):
 @settings_bp.post("/rules/<id:rule_id>/delete")
 @staff_required(Role.ADMIN)
 def delete_rule(rule_id: int):
-    rule = _get_or_404(AutomationRule, rule_id)
+    rule = get_or_404(AutomationRule, rule_id)
     if EmptyForm().validate_on_submit():
-        _apply(lambda: admin_rules.delete_rule(rule), f"Rule “{rule.name}” deleted.")
+        run_and_flash(lambda: admin_rules.delete_rule(rule), f"Rule “{rule.name}” deleted.")
     return redirect(url_for("settings.rules"))
 
 
@@ -224,7 +203,7 @@ def new_custom_field():
 @settings_bp.route("/fields/<id:field_id>", methods=["GET", "POST"])
 @staff_required(Role.ADMIN)
 def edit_custom_field(field_id: int):
-    return _custom_field_page(_get_or_404(CustomField, field_id))
+    return _custom_field_page(get_or_404(CustomField, field_id))
 
 
 def _custom_field_page(field):
@@ -251,7 +230,7 @@ def _custom_field_page(field):
 @settings_bp.post("/fields/<id:field_id>/move/<any(up, down):direction>")
 @staff_required(Role.ADMIN)
 def move_custom_field(field_id: int, direction: str):
-    field = _get_or_404(CustomField, field_id)
+    field = get_or_404(CustomField, field_id)
     if EmptyForm().validate_on_submit():
         admin.move_custom_field(field, OFFSETS[direction])
     return redirect(url_for("settings.custom_fields"))
@@ -260,9 +239,9 @@ def move_custom_field(field_id: int, direction: str):
 @settings_bp.post("/fields/<id:field_id>/delete")
 @staff_required(Role.ADMIN)
 def delete_custom_field(field_id: int):
-    field = _get_or_404(CustomField, field_id)
+    field = get_or_404(CustomField, field_id)
     if EmptyForm().validate_on_submit():
-        _apply(lambda: admin.delete_custom_field(field), f"Field “{field.label}” deleted.")
+        run_and_flash(lambda: admin.delete_custom_field(field), f"Field “{field.label}” deleted.")
     return redirect(url_for("settings.custom_fields"))
 
 
@@ -291,7 +270,7 @@ def teams():
 @settings_bp.post("/teams/<id:team_id>/rename")
 @staff_required(Role.ADMIN)
 def rename_team(team_id: int):
-    team = _get_or_404(Team, team_id)
+    team = get_or_404(Team, team_id)
     form = forms.TeamForm()
     if form.validate_on_submit():
         try:
@@ -309,7 +288,7 @@ def rename_team(team_id: int):
 @settings_bp.post("/teams/<id:team_id>/delete")
 @staff_required(Role.ADMIN)
 def delete_team(team_id: int):
-    team = _get_or_404(Team, team_id)
+    team = get_or_404(Team, team_id)
     if EmptyForm().validate_on_submit():
         name = team.name
         moved = admin.delete_team(current_user.id, team)
