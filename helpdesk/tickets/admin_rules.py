@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from helpdesk.core.exceptions import ServiceError, ValidationFailed
 from helpdesk.extensions import db
-from helpdesk.orgs.models import Membership
 from helpdesk.tickets import automation
 from helpdesk.tickets.admin import move_in_order, next_position, one_line
 from helpdesk.tickets.models import (
@@ -18,8 +17,8 @@ from helpdesk.tickets.models import (
     Channel,
     Priority,
     Status,
-    Team,
 )
+from helpdesk.tickets.queries import members, teams
 from helpdesk.tickets.services import clean_tags
 
 MAX_NOTE = 5_000
@@ -28,16 +27,6 @@ MAX_NOTE = 5_000
 def list_rules() -> list[AutomationRule]:
     return list(db.session.scalars(select(AutomationRule)
                                    .order_by(AutomationRule.position, AutomationRule.id)))
-
-
-def member_choices() -> list[tuple[int, str]]:
-    members = db.session.scalars(select(Membership)).all()
-    return sorted(((m.user_id, m.user.name or m.user.email) for m in members),
-                  key=lambda pair: pair[1].lower())
-
-
-def team_choices() -> list[tuple[int, str]]:
-    return [(t.id, t.name) for t in db.session.scalars(select(Team).order_by(Team.name))]
 
 
 def shared_canned_choices() -> list[tuple[int, str]]:
@@ -51,8 +40,8 @@ def action_value_choices() -> dict[str, list[tuple[Any, str]]]:
     return {
         "set_priority": [(p.value, p.value.capitalize()) for p in Priority],
         "set_status": [(s.value, s.value.capitalize()) for s in Status],
-        "assign": [("", "Nobody (unassign)"), *member_choices()],
-        "set_team": [("", "No team"), *team_choices()],
+        "assign": [("", "Nobody (unassign)"), *members()],
+        "set_team": [("", "No team"), *teams()],
         "send_canned": shared_canned_choices(),
     }
 

@@ -7,33 +7,20 @@ from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from helpdesk.accounts.models import User
 from helpdesk.core.auth import staff_required
 from helpdesk.core.exceptions import ServiceError, ValidationFailed
 from helpdesk.core.forms import form_status, show_service_error
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
-from helpdesk.orgs.models import Membership
 from helpdesk.tickets import bp, inbox, merge, services
 from helpdesk.tickets.forms import BulkForm, id_or_none
-from helpdesk.tickets.models import Status, Team, Ticket
+from helpdesk.tickets.models import Status, Ticket
+from helpdesk.tickets.queries import members, teams
 
 # The query arguments an inbox URL carries (anything else is not passed on).
 INBOX_ARGS = ("view", "sort", "cursor", "status", "priority", "assignee", "team", "tag",
               "customer")
-
-def members() -> list[tuple[int, str]]:
-    """(user id, name) of the org's staff, for assignee pickers."""
-    return [tuple(row) for row in db.session.execute(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .order_by(User.name, User.id))]
-
-
-def teams() -> list[tuple[int, str]]:
-    return [tuple(row) for row in db.session.execute(select(Team.id, Team.name)
-                                                     .order_by(Team.name))]
 
 
 def ticket_or_404(number: int, *, for_update: bool = False) -> Ticket:

@@ -22,7 +22,7 @@ from helpdesk.tickets.forms import (
     id_or_none,
     status_choices,
 )
-from helpdesk.tickets.inbox_views import members, teams, ticket_or_404
+from helpdesk.tickets.inbox_views import ticket_or_404
 from helpdesk.tickets.models import (
     Attachment,
     CannedResponse,
@@ -32,6 +32,7 @@ from helpdesk.tickets.models import (
     Status,
     Ticket,
 )
+from helpdesk.tickets.queries import members, teams
 from helpdesk.tickets.thread import build_thread
 
 
