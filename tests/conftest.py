@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, make_url, text
 from helpdesk import create_app
 from helpdesk.extensions import db
 
-pytest_plugins = ["tests.factories", "tests.servers"]
+pytest_plugins = ["tests.factories", "tests.servers", "tests.mailservers"]
 
 
 @pytest.fixture(scope="session")
