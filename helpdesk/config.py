@@ -69,4 +69,8 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "TRIAL_DAYS": 14,
         "ATTACHMENTS_DIR": env.get("ATTACHMENTS_DIR", str(instance / "attachments")),
         "MAX_ATTACHMENT_SIZE": int(env.get("MAX_ATTACHMENT_SIZE", 10 * 1024 * 1024)),
+        # Larger inbound mail is not downloaded: its headers are kept and it is quarantined.
+        "MAX_INBOUND_MAIL_SIZE": int(env.get("MAX_INBOUND_MAIL_SIZE", 40 * 1024 * 1024)),
+        # Workers that may process one mailbox's backlog together (poll job + helpers).
+        "MAIL_PROCESS_PARALLELISM": int(env.get("MAIL_PROCESS_PARALLELISM", 2)),
     }

@@ -10,3 +10,24 @@ from worker.scheduler import periodic
 @periodic(every=3600)
 def invitations_cleanup() -> None:
     get_queue("default").enqueue(purge_expired_invitations)
+
+
+@periodic(every=5)
+def mail_polls() -> None:
+    from helpdesk.mail.jobs import enqueue_due_polls
+
+    enqueue_due_polls()
+
+
+@periodic(every=30)
+def mail_outbox_retries() -> None:
+    from helpdesk.mail.delivery import enqueue_due
+
+    enqueue_due()
+
+
+@periodic(every=120)
+def mail_stranded() -> None:
+    from helpdesk.mail.jobs import enqueue_stranded
+
+    enqueue_stranded()

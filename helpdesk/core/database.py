@@ -49,6 +49,7 @@ def _import_models() -> None:
     import helpdesk.accounts.models  # noqa: F401
     import helpdesk.api.models  # noqa: F401
     import helpdesk.customers.models  # noqa: F401
+    import helpdesk.mail.models  # noqa: F401
     import helpdesk.orgs.models  # noqa: F401
     import helpdesk.tickets.models  # noqa: F401
     import storefront.models  # noqa: F401

@@ -14,3 +14,10 @@ def public_url(endpoint: str, **values) -> str:
                                        script_name=base.path or "/",
                                        url_scheme=base.scheme or "http")
     return adapter.build(endpoint, values, force_external=True)
+
+
+def app_path(endpoint: str, **values) -> str:
+    """The path of `endpoint` (no host), usable outside a request: links stored in HTML."""
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind("localhost", script_name=base.path or "/")
+    return adapter.build(endpoint, values)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.core.models import Base, OrgScoped, TimestampMixin
@@ -22,3 +24,6 @@ class Customer(OrgScoped, TimestampMixin, Base):
     company: Mapped[str] = mapped_column(String(200), default="", server_default="")
     phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
     is_blocked: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Set by a bounce: automatic mail (acknowledgements) is no longer sent to this address.
+    undeliverable_at: Mapped[datetime | None]
+    undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -118,9 +118,9 @@ def _send_canned(ticket: Ticket, canned_id: int) -> None:
     body = canned.render(response.body, canned.context_for(ticket, None, org))
     message = services._add_message_row(ticket, MessageKind.REPLY, None, None, body,
                                         services.text_to_html(body), ())
-    from helpdesk.tickets.outbound import send_reply
+    from helpdesk.mail.outbound import queue_reply
 
-    send_reply(ticket, message)
+    queue_reply(ticket, message)
 
 
 def run_rules(event: str, ticket: Ticket) -> list[str]:

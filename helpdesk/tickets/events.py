@@ -73,3 +73,8 @@ def automation(ticket, rule_name: str, actions: list[str]) -> TicketEvent:
 
 def spam_marked(ticket, actor_id, is_spam: bool) -> TicketEvent:
     return _record(ticket, "spam", actor_id, is_spam=is_spam)
+
+
+def bounced(ticket, recipient: str, status: str, permanent: bool) -> TicketEvent:
+    return _record(ticket, "bounce", None, recipient=recipient, status=status,
+                   permanent=permanent)

@@ -93,6 +93,8 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         # Links between tickets stay inside the org.
         ForeignKeyConstraint(["org_id", "merged_into_id"], ["tickets.org_id", "tickets.id"]),
         ForeignKeyConstraint(["org_id", "follow_up_of_id"], ["tickets.org_id", "tickets.id"]),
+        ForeignKeyConstraint(["org_id", "mailbox_id"], ["mailboxes.org_id", "mailboxes.id"],
+                             ondelete="SET NULL (mailbox_id)"),
         # The inbox: a status (or assignee) filter, newest activity first, keyset on id.
         Index("ix_tickets_inbox", "org_id", "status", "last_activity_at", "id"),
         Index("ix_tickets_assignee", "org_id", "assignee_id", "status", "last_activity_at", "id"),
@@ -125,6 +127,7 @@ class Ticket(OrgScoped, TimestampMixin, Base):
     closed_at: Mapped[datetime | None]
     merged_into_id: Mapped[int | None]
     follow_up_of_id: Mapped[int | None]
+    mailbox_id: Mapped[int | None]  # the mailbox it came in by: replies leave from there
     last_activity_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
@@ -155,6 +158,9 @@ class Message(OrgScoped, Base):
     author_customer_id: Mapped[int | None]
     body_text: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")  # sanitized with nh3
+    # Mail only: the new part of the body, without the quoted reply and signature (None: all
+    # of the body is new). The full body stays in body_text/body_html, shown collapsed.
+    body_visible: Mapped[str | None] = mapped_column(Text)
     # Email headers (the email channel fills them; our replies get our own Message-ID).
     message_id: Mapped[str | None] = mapped_column(String(998))
     in_reply_to: Mapped[str | None] = mapped_column(Text)

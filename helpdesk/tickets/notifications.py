@@ -7,10 +7,10 @@ import re
 from sqlalchemy import select, update
 
 from helpdesk.accounts.models import User
-from helpdesk.core.mail import send_mail
 from helpdesk.core.models import utcnow
 from helpdesk.core.urls import public_url
 from helpdesk.extensions import db
+from helpdesk.mail.outbound import queue_notification
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets.models import Message, Notification, Ticket
 
@@ -24,7 +24,8 @@ def notify(user_id: int, ticket: Ticket, kind: str, text: str, *, email: bool = 
         user = db.session.get(User, user_id)
         org = db.session.get(Organization, ticket.org_id)
         link = public_url("tickets.detail", org_slug=org.slug, number=ticket.number)
-        send_mail(user.email, f"[{org.name}] {text[:120]}", f"{text}\n\nOpen the ticket: {link}")
+        queue_notification(user.email, f"[{org.name}] {text[:120]}",
+                           f"{text}\n\nOpen the ticket: {link}", ticket)
 
 
 def mentioned_user_ids(text: str) -> set[int]:

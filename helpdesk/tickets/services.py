@@ -184,8 +184,8 @@ def _add_message_row(ticket, kind, author_user_id, author_customer_id, body_text
                       references=headers.get("references"))
     db.session.add(message)
     db.session.flush()
-    for filename, stream, content_type in attachments:
-        save_attachment(message, filename, stream, content_type)
+    for filename, stream, content_type, *content_id in attachments:
+        save_attachment(message, filename, stream, content_type, *content_id)
     ticket.last_activity_at = utcnow()
     return message
 
@@ -208,9 +208,9 @@ def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
     if target is not None:
         workflow.change_status(actor_id, ticket, target)
     if send:
-        from helpdesk.tickets.outbound import send_reply
+        from helpdesk.mail.outbound import queue_reply
 
-        send_reply(ticket, message)
+        queue_reply(ticket, message)
     db.session.flush()
     return message
 
@@ -233,20 +233,23 @@ def add_note(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
 
 def add_customer_message(ticket: Ticket, customer: Customer, *, body_text: str | None = None,
                          body_html: str | None = None, attachments=(),
-                         headers: dict | None = None) -> Message:
+                         headers: dict | None = None, reopen: bool = True) -> Message:
     """The customer wrote again. Merged tickets forward to their target; pending and solved
-    tickets reopen; a closed ticket gets a new follow-up ticket linked to it."""
+    tickets reopen (unless `reopen` is False: an auto-reply); a closed ticket gets a new
+    follow-up ticket linked to it."""
     ticket = resolve_merged(ticket)
     if ticket.status is Status.CLOSED:
         follow_up = create_ticket(None, subject=ticket.subject, customer=customer,
                                   channel=ticket.channel, body_text=body_text,
                                   body_html=body_html, attachments=attachments,
                                   follow_up_of=ticket, headers=headers)
+        follow_up.mailbox_id = ticket.mailbox_id
         return db.session.scalar(select(Message).where(Message.ticket_id == follow_up.id))
     body_text, body_html = _body(body_text, body_html)
     message = _add_message_row(ticket, MessageKind.CUSTOMER, None, customer.id, body_text,
                                body_html, attachments, headers)
-    workflow.reopen_on_customer_reply(ticket)
+    if reopen:
+        workflow.reopen_on_customer_reply(ticket)
     from helpdesk.tickets.automation import run_rules
 
     run_rules("customer_replied", ticket)

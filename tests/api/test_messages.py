@@ -38,7 +38,7 @@ def test_reply_is_mailed_to_the_customer_and_opens_the_ticket(client, api_org, n
     run_jobs()
     [mail] = smtp.wait_for(1)
     assert mail["To"] == "buyer@example.com" and "[#1]" in mail["Subject"]
-    assert "It ships tomorrow." in mail.get_content()
+    assert "It ships tomorrow." in mail.get_body(("plain",)).get_content()
     ticket = client.get("/api/v1/tickets/1", headers=tenant.headers).json
     assert ticket["status"] == "open" and ticket["first_response_at"] is not None
 

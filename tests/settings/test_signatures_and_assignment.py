@@ -2,10 +2,10 @@ import re
 
 from sqlalchemy import select
 
+from helpdesk.mail.outbound import signature_for
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets import services
 from helpdesk.tickets.models import Channel
-from helpdesk.tickets.outbound import signature_for
 
 
 def membership_of(in_org, org, user_id):

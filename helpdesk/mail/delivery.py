@@ -1,0 +1,132 @@
+"""Send Outbox rows by SMTP: one row at a time under a row lock, committed as soon as it is
+sent, retried with backoff on temporary failures (SMTP down for an hour loses nothing)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from helpdesk.core import tenancy
+from helpdesk.core.crypto import SecretUnreadable
+from helpdesk.core.jobs import get_queue, org_job
+from helpdesk.core.models import utcnow
+from helpdesk.extensions import db
+from helpdesk.mail import smtp
+from helpdesk.mail.models import Mailbox, Outbox, OutboxStatus
+
+log = logging.getLogger(__name__)
+# Seconds to wait after the n-th failed attempt; 14 attempts span about 5 hours.
+BACKOFF = (30, 60, 120, 300, 600, 900, 1200, 1800, 1800, 1800, 1800, 1800, 1800)
+MAX_ATTEMPTS = len(BACKOFF) + 1
+STALE_AFTER = timedelta(seconds=60)  # queued rows whose job was lost (Redis down at commit)
+
+
+def _next(row: Outbox, error: str, permanent: bool) -> None:
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.FAILED
+    else:
+        row.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
+
+
+def _save_locally(row: Outbox) -> None:
+    """No SMTP server configured (local development): keep the mail as a file and say so."""
+    folder = Path(current_app.config["INSTANCE_DIR"]) / "outbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns()}-{row.id}.eml"
+    path.write_bytes(row.raw)
+    log.warning("SMTP_URL is not set: mail to %s saved to %s", row.recipient, path)
+
+
+def _claim(outbox_id: int, retry_failed: bool = False) -> Outbox | None:
+    statuses = [OutboxStatus.QUEUED] + ([OutboxStatus.FAILED] if retry_failed else [])
+    return db.session.scalar(
+        select(Outbox).where(Outbox.id == outbox_id, Outbox.status.in_(statuses),
+                             Outbox.next_attempt_at <= utcnow())
+        .with_for_update(skip_locked=True))
+
+
+@org_job
+def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
+    """Send the given rows (those still queued and due). Returns counts by outcome."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    clients: dict[int | None, object] = {}
+    try:
+        for outbox_id in outbox_ids:
+            row = _claim(outbox_id)
+            if row is None:
+                db.session.rollback()
+                continue
+            mailbox = db.session.get(Mailbox, row.mailbox_id) if row.mailbox_id else None
+            try:
+                settings = smtp.settings_for(mailbox)
+                if settings is None:
+                    _save_locally(row)
+                else:
+                    if row.mailbox_id not in clients or clients[row.mailbox_id] is None:
+                        clients[row.mailbox_id] = smtp.connect(settings)
+                    envelope_from = mailbox.address if mailbox else row.sender
+                    smtp.send(clients[row.mailbox_id], _address(envelope_from), row.recipient,
+                              row.raw)
+                row.status = OutboxStatus.SENT
+                row.sent_at = utcnow()
+                row.last_error = ""
+                counts["sent"] += 1
+            except (smtp.SmtpError, SecretUnreadable) as error:
+                _next(row, str(error), getattr(error, "permanent", True))
+                counts["failed" if row.status is OutboxStatus.FAILED else "retry"] += 1
+                log.warning("outbox %s to %s: %s", row.id, row.recipient, error)
+                client = clients.pop(row.mailbox_id, None)
+                if client is not None:
+                    _quit(client)
+            db.session.commit()  # sent is recorded at once: a crash later must not resend it
+    finally:
+        for client in clients.values():
+            _quit(client)
+    return counts
+
+
+def _address(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1] or value
+
+
+def _quit(client) -> None:
+    with contextlib.suppress(Exception):  # the connection may already be gone
+        client.quit()
+
+
+def retry_failed(outbox_id: int) -> Outbox | None:
+    """An agent's "send again" on a failed mail: queue it now, with a fresh attempt count."""
+    row = db.session.get(Outbox, outbox_id)
+    if row is None or row.status is not OutboxStatus.FAILED:
+        return row
+    row.status = OutboxStatus.QUEUED
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    from helpdesk.core.jobs import enqueue_after_commit
+
+    enqueue_after_commit(deliver_outbox, row.org_id, [row.id], queue="mail")
+    return row
+
+
+def enqueue_due() -> int:
+    """Scheduler: a job per org for queued rows whose time has come (retries, lost jobs)."""
+    with tenancy.system_scope():
+        rows = db.session.execute(
+            select(Outbox.org_id, func.array_agg(Outbox.id))
+            .where(Outbox.status == OutboxStatus.QUEUED, Outbox.next_attempt_at <= utcnow(),
+                   (Outbox.attempts > 0) | (Outbox.created_at <= utcnow() - STALE_AFTER))
+            .group_by(Outbox.org_id)).all()
+        db.session.rollback()
+    for org_id, ids in rows:
+        get_queue("mail").enqueue(deliver_outbox, org_id, sorted(ids)[:500])
+    return len(rows)

@@ -1,0 +1,203 @@
+"""Outbound ticket mail through the Outbox: replies, acknowledgements, staff notifications.
+
+A row is written in the caller's transaction with the complete message (headers and
+attachments); a `mail` job sends it after commit (helpdesk.mail.delivery). Threading headers:
+our own Message-ID, In-Reply-To/References of the thread, a Reply-To carrying the ticket's token,
+`[#number]` in the subject, and the loop header we recognise when our mail comes back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from helpdesk.core.jobs import enqueue_after_commit
+from helpdesk.core.models import utcnow
+from helpdesk.customers.models import Customer
+from helpdesk.extensions import db
+from helpdesk.mail import tokens
+from helpdesk.mail.classify import LOOP_HEADER
+from helpdesk.mail.models import Mailbox, Outbox, OutboxKind
+from helpdesk.orgs.models import Membership, Organization
+from helpdesk.tickets import canned
+from helpdesk.tickets.attachments import attachment_path
+from helpdesk.tickets.models import Message, MessageKind, Ticket
+
+AUTOMATIC_PER_HOUR = 3  # automatic mail to any one address (a loop with a robot stays small)
+MAX_REFERENCES = 20
+DEFAULT_ACK = (
+    "Hello {{ customer.name }},\n\n"
+    "thank you for your message. We have opened ticket #{{ ticket.number }} "
+    "“{{ ticket.subject }}” and will answer as soon as we can.\n"
+    "To add anything, reply to this mail.\n\n"
+    "{{ org.name }}"
+)
+
+
+def mailbox_for(ticket: Ticket | None) -> Mailbox | None:
+    """The ticket's own mailbox, else the org's first active one (None: the global sender)."""
+    if ticket is not None and ticket.mailbox_id is not None:
+        mailbox = db.session.get(Mailbox, ticket.mailbox_id)
+        if mailbox is not None:
+            return mailbox
+    return db.session.scalar(select(Mailbox).where(Mailbox.is_active.is_(True))
+                             .order_by(Mailbox.id).limit(1))
+
+
+def _sender(org: Organization, mailbox: Mailbox | None) -> tuple[str, str]:
+    """(From header, bare address)."""
+    if mailbox is not None:
+        return formataddr((mailbox.name or org.name, mailbox.address)), mailbox.address
+    name, address = parseaddr(current_app.config["MAIL_FROM"])
+    return formataddr((org.name or name, address)), address
+
+
+def _thread_headers(ticket: Ticket) -> tuple[str | None, list[str]]:
+    """In-Reply-To: the customer's latest mail; References: its chain plus itself."""
+    last = db.session.scalar(
+        select(Message).where(Message.ticket_id == ticket.id, Message.message_id.is_not(None),
+                              Message.kind == MessageKind.CUSTOMER)
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))
+    if last is None:
+        return None, []
+    chain = (last.references or "").split() + [last.message_id]
+    return last.message_id, list(dict.fromkeys(chain))[-MAX_REFERENCES:]
+
+
+def _subject(ticket: Ticket, prefix: str = "Re: ") -> str:
+    return f"{prefix}{ticket.subject} [#{ticket.number}]"
+
+
+def build(*, sender: str, sender_address: str, to: str, subject: str, text: str,
+          html: str | None = None, reply_to: str | None = None, in_reply_to: str | None = None,
+          references: list[str] | None = None, automatic: bool = False, org_slug: str = "",
+          attachments: list[tuple[str, str, bytes]] = ()) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2] or "localhost")
+    if reply_to:
+        message["Reply-To"] = reply_to
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+    if references:
+        message["References"] = " ".join(references)
+    message[LOOP_HEADER] = org_slug or "helpdesk"
+    if automatic:
+        message["Auto-Submitted"] = "auto-replied"
+        message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer it
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    for filename, content_type, data in attachments:
+        maintype, _, subtype = content_type.partition("/")
+        message.add_attachment(data, maintype=maintype or "application",
+                               subtype=subtype or "octet-stream", filename=filename)
+    return message
+
+
+def _queue(message: EmailMessage, *, kind: OutboxKind, org_id: int, recipient: str,
+           ticket: Ticket | None, message_row: Message | None, mailbox: Mailbox | None,
+           automatic: bool) -> Outbox:
+    row = Outbox(org_id=org_id, kind=kind, ticket_id=ticket.id if ticket else None,
+                 message_row_id=message_row.id if message_row else None,
+                 mailbox_id=mailbox.id if mailbox else None, recipient=recipient,
+                 sender=str(message["From"])[:254], subject=str(message["Subject"])[:500],
+                 message_id=str(message["Message-ID"]), is_automatic=automatic,
+                 raw=bytes(message))
+    db.session.add(row)
+    db.session.flush()
+    from helpdesk.mail.delivery import deliver_outbox
+
+    enqueue_after_commit(deliver_outbox, org_id, [row.id], queue="mail")
+    return row
+
+
+def signature_for(user_id: int | None, org: Organization) -> str:
+    parts = []
+    if user_id is not None:
+        own = db.session.scalar(select(Membership.signature).where(Membership.user_id == user_id))
+        if own:
+            parts.append(own)
+    if org.settings.get("signature"):
+        parts.append(org.settings["signature"])
+    return "\n\n".join(parts)
+
+
+def queue_reply(ticket: Ticket, message: Message) -> Outbox | None:
+    """An agent's reply to the customer; the message takes the mail's Message-ID."""
+    customer = db.session.get(Customer, ticket.customer_id)
+    if customer is None or customer.is_blocked:
+        return None
+    org = db.session.get(Organization, ticket.org_id)
+    mailbox = mailbox_for(ticket)
+    sender, sender_address = _sender(org, mailbox)
+    in_reply_to, references = _thread_headers(ticket)
+    signature = signature_for(message.author_user_id, org)
+    text = message.body_text + (f"\n\n-- \n{signature}" if signature else "")
+    files = [(a.filename, a.content_type, attachment_path(a).read_bytes())
+             for a in message.attachments]
+    mail = build(sender=sender, sender_address=sender_address,
+                 to=formataddr((customer.name, customer.email)), subject=_subject(ticket),
+                 text=text, html=message.body_html or None,
+                 reply_to=tokens.reply_address(sender_address, ticket.org_id, ticket.id),
+                 in_reply_to=in_reply_to, references=references, org_slug=org.slug,
+                 attachments=files)
+    message.message_id = str(mail["Message-ID"])
+    return _queue(mail, kind=OutboxKind.REPLY, org_id=ticket.org_id, recipient=customer.email,
+                  ticket=ticket, message_row=message, mailbox=mailbox, automatic=False)
+
+
+def automatic_allowed(address: str) -> tuple[bool, str]:
+    """May we send one more automatic mail to this address now? (reason when not)"""
+    customer = db.session.scalar(select(Customer).where(Customer.email == address))
+    if customer is not None and customer.undeliverable_at is not None:
+        return False, "address marked undeliverable by a bounce"
+    if customer is not None and customer.is_blocked:
+        return False, "customer blocked"
+    recent = db.session.scalar(select(func.count()).select_from(Outbox).where(
+        Outbox.recipient == address, Outbox.is_automatic.is_(True),
+        Outbox.created_at >= utcnow() - timedelta(hours=1)))
+    if recent >= AUTOMATIC_PER_HOUR:
+        return False, f"rate limit: {AUTOMATIC_PER_HOUR} automatic mails per hour"
+    return True, ""
+
+
+def queue_acknowledgement(ticket: Ticket) -> Outbox | None:
+    """The automatic "we got it, your number is #n" for a new ticket from a person."""
+    customer = db.session.get(Customer, ticket.customer_id)
+    allowed, _ = automatic_allowed(customer.email)
+    org = db.session.get(Organization, ticket.org_id)
+    if not allowed or org.settings.get("acknowledge") is False:
+        return None
+    mailbox = mailbox_for(ticket)
+    sender, sender_address = _sender(org, mailbox)
+    in_reply_to, references = _thread_headers(ticket)
+    body = canned.render(org.settings.get("ack_template") or DEFAULT_ACK,
+                         canned.context_for(ticket, None, org))
+    mail = build(sender=sender, sender_address=sender_address,
+                 to=formataddr((customer.name, customer.email)), subject=_subject(ticket),
+                 text=body, reply_to=tokens.reply_address(sender_address, ticket.org_id, ticket.id),
+                 in_reply_to=in_reply_to, references=references, automatic=True,
+                 org_slug=org.slug)
+    return _queue(mail, kind=OutboxKind.ACK, org_id=ticket.org_id, recipient=customer.email,
+                  ticket=ticket, message_row=None, mailbox=mailbox, automatic=True)
+
+
+def queue_notification(to: str, subject: str, text: str, ticket: Ticket | None) -> Outbox:
+    """A mail to staff (mentions, assignments). Automatic, from the org's mailbox."""
+    org_id = ticket.org_id if ticket is not None else None
+    org = db.session.get(Organization, org_id)
+    mailbox = mailbox_for(ticket)
+    sender, sender_address = _sender(org, mailbox)
+    mail = build(sender=sender, sender_address=sender_address, to=to, subject=subject,
+                 text=text, automatic=True, org_slug=org.slug)
+    mail.replace_header("Auto-Submitted", "auto-generated")
+    return _queue(mail, kind=OutboxKind.NOTIFICATION, org_id=org.id, recipient=to,
+                  ticket=ticket, message_row=None, mailbox=mailbox, automatic=True)

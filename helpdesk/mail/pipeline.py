@@ -1,0 +1,307 @@
+"""The inbound chain, one small step each (docs/ARCHITECTURE.md, "The mail pipeline"):
+
+stored raw (InboundEmail) -> parse -> classify -> identify the customer -> thread -> visible
+text -> sanitize -> save -> acknowledgement and notifications (jobs after commit).
+
+`process_pending` claims a batch of stored mails (FOR UPDATE SKIP LOCKED, so workers share the
+work), runs each in a savepoint and commits the batch once: a mail becomes a message in the
+same transaction that marks it processed, so a worker killed at any point leaves the mail
+`received` and the next run makes it exactly one message. A mail that fails a step is
+quarantined with the reason and never stops the others.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from psycopg import errors as pg_errors
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from helpdesk.core.exceptions import ValidationFailed
+from helpdesk.core.models import utcnow
+from helpdesk.core.urls import app_path
+from helpdesk.customers.models import Customer
+from helpdesk.extensions import db
+from helpdesk.mail import outbound, threads
+from helpdesk.mail.bounces import handle_bounce
+from helpdesk.mail.classify import Kind, classify
+from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
+from helpdesk.mail.parsing import ParsedAttachment, ParsedMail, parse
+from helpdesk.mail.visible import visible_part
+from helpdesk.orgs.models import Organization
+from helpdesk.tickets import services
+from helpdesk.tickets.attachments import max_size
+from helpdesk.tickets.models import Channel, Message, Ticket
+from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text
+
+log = logging.getLogger(__name__)
+BATCH = 50
+MAX_DEFERRALS = 20  # batches; then a reply whose original is stuck is threaded as best we can
+EMPTY_BODY = "(this mail has no text)"
+CID = re.compile(r"""(["'(])cid:([^"')\s>]+)""", re.IGNORECASE)
+CID_PLACEHOLDER = "/_inline/"
+
+
+class Quarantine(Exception):  # noqa: N818 - a decision, not a crash
+    """This mail cannot be processed as it is; the message says why."""
+
+
+@dataclass
+class Context:
+    """What a batch looks up once."""
+
+    org: Organization
+    our_addresses: set[str]
+    mailboxes: dict[int, Mailbox] = field(default_factory=dict)
+
+
+def _context(org_id: int) -> Context:
+    org = db.session.get(Organization, org_id)
+    mailboxes = {m.id: m for m in db.session.scalars(select(Mailbox))}
+    return Context(org, {m.address.lower() for m in mailboxes.values()}, mailboxes)
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+def identify_customer(mail: ParsedMail) -> Customer:
+    if not mail.sender:
+        raise Quarantine("no sender address (From:) in the mail")
+    try:
+        return services.find_or_create_customer(mail.sender, mail.sender_name)
+    except ValidationFailed as error:
+        raise Quarantine(f"sender address {mail.sender!r} is not valid: "
+                         f"{error.fields.get('customer_email', error)}") from error
+
+
+def _placeholder(content_id: str) -> str:
+    return CID_PLACEHOLDER + quote(content_id, safe="")
+
+
+def sanitize(mail: ParsedMail) -> tuple[str, str, str | None]:
+    """(text, sanitized html, visible new text or None). Inline cid: images point at
+    placeholders that `link_inline_images` replaces once the attachments are stored."""
+    text, html = mail.text, ""
+    if mail.html:
+        rewritten = CID.sub(lambda m: m.group(1) + _placeholder(m.group(2)), mail.html)
+        try:
+            html = clean_html(rewritten)
+        except HtmlTooComplex:
+            html = ""  # too many tags to sanitize safely: the text part (or the raw) stays
+        if not text.strip() and html:
+            text = html_to_text(html)
+    if len(text) > services.MAX_BODY:
+        text = text[: services.MAX_BODY - 200] + "\n\n[… cut here: the full mail is kept]"
+    if not text.strip() and not html:
+        text = EMPTY_BODY
+    return text, html, visible_part(text)
+
+
+def _attachment_files(mail: ParsedMail) -> tuple[list[tuple], list[str]]:
+    """(files to store, notes about files skipped for size)."""
+    limit, files, skipped = max_size(), [], []
+    for item in mail.attachments:
+        if len(item.data) > limit:
+            skipped.append(f"[attachment {item.filename} ({len(item.data) // 1024} KB) not "
+                           f"stored: larger than {limit // (1024 * 1024)} MB; the full mail "
+                           f"is kept]")
+            continue
+        files.append((item.filename, io.BytesIO(item.data), item.content_type, item.content_id))
+    return files, skipped
+
+
+def link_inline_images(message: Message, org: Organization,
+                       attachments: list[ParsedAttachment]) -> None:
+    if CID_PLACEHOLDER not in (message.body_html or ""):
+        return
+    html = message.body_html
+    for stored in message.attachments:
+        if stored.content_id:
+            url = app_path("tickets.attachment", org_slug=org.slug, attachment_id=stored.id)
+            html = html.replace(_placeholder(stored.content_id), url)
+    message.body_html = html
+
+
+def save(mail: ParsedMail, inbound: InboundEmail, customer: Customer, match: threads.Match,
+         automatic: bool, ctx: Context) -> tuple[Message, str]:
+    text, html, visible = sanitize(mail)
+    files, skipped = _attachment_files(mail)
+    if skipped:
+        text = text + "\n\n" + "\n".join(skipped)
+    headers = {"message_id": mail.message_id, "in_reply_to": " ".join(mail.in_reply_to) or None,
+               "references": " ".join(mail.references) or None}
+    if match.ticket is not None:
+        target = services.resolve_merged(match.ticket)
+        message = services.add_customer_message(
+            target, customer, body_text=text, body_html=html or None, attachments=files,
+            headers=headers, reopen=not automatic)
+        outcome = "follow_up" if message.ticket_id != target.id else "reply"
+    else:
+        ticket = services.create_ticket(
+            None, subject=mail.subject or "(no subject)", customer=customer,
+            channel=Channel.EMAIL, body_text=text, body_html=html or None, attachments=files,
+            headers=headers, tags=["auto"] if automatic else ())
+        ticket.mailbox_id = inbound.mailbox_id
+        message = db.session.scalar(select(Message).where(Message.ticket_id == ticket.id))
+        outcome = "new_ticket"
+    message.body_visible = visible
+    link_inline_images(message, ctx.org, mail.attachments)
+    # Imported mail (no mailbox) is history: nobody is waiting for an acknowledgement.
+    if outcome != "reply" and not automatic and inbound.mailbox_id is not None:
+        ticket = db.session.get(Ticket, message.ticket_id)
+        if ticket.mailbox_id is None:
+            ticket.mailbox_id = inbound.mailbox_id
+        outbound.queue_acknowledgement(ticket)
+    return message, outcome
+
+
+def process_one(inbound: InboundEmail, ctx: Context, may_defer: bool) -> None:
+    """Run the chain for one stored mail. Raises Quarantine, threads.Defer, or a bug."""
+    mail = parse(inbound.raw)
+    inbound.sender = mail.sender[:254]
+    inbound.subject = mail.subject[:500]
+    kind, reason = classify(mail, ctx.our_addresses)
+    inbound.classification = kind.value
+    if kind is Kind.LOOP:
+        _done(inbound, "loop", error=reason)
+        return
+    if kind is Kind.BOUNCE:
+        ticket, message = handle_bounce(mail, ctx.org)
+        _done(inbound, "bounce" if ticket else "bounce_unmatched",
+              ticket_id=ticket.id if ticket else None,
+              message_row_id=message.id if message else None)
+        return
+    customer = identify_customer(mail)
+    if customer.is_blocked:
+        _done(inbound, "blocked_sender")
+        return
+    match = threads.find_ticket(mail, customer, inbound_id=inbound.id, may_defer=may_defer)
+    if match.duplicate_of is not None:
+        _done(inbound, "duplicate", ticket_id=match.duplicate_of.ticket_id,
+              message_row_id=match.duplicate_of.id)
+        return
+    message, outcome = save(mail, inbound, customer, match, kind is Kind.AUTOMATIC, ctx)
+    _done(inbound, outcome, ticket_id=message.ticket_id, message_row_id=message.id,
+          error=reason)
+
+
+def _done(inbound: InboundEmail, outcome: str, *, ticket_id: int | None = None,
+          message_row_id: int | None = None, error: str = "") -> None:
+    inbound.status = InboundStatus.PROCESSED
+    inbound.outcome = outcome
+    inbound.ticket_id = ticket_id
+    inbound.message_row_id = message_row_id
+    inbound.error = error
+    inbound.processed_at = utcnow()
+
+
+def _retryable(error: BaseException) -> bool:
+    """Database trouble that says nothing about the mail (deadlock, lost connection): the whole
+    batch rolls back and runs again; it must not quarantine anything."""
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        return isinstance(error.orig, pg_errors.TransactionRollback | pg_errors.OperationalError)
+    return False
+
+
+def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] | None = None,
+                  limit: int = BATCH) -> int:
+    """Claim up to `limit` stored mails of the org (oldest first), process them, flush.
+    Returns how many were claimed; the caller commits."""
+    query = select(InboundEmail).where(InboundEmail.status == InboundStatus.RECEIVED)
+    if mailbox_id is not None:
+        query = query.where(InboundEmail.mailbox_id == mailbox_id)
+    if ids is not None:
+        query = query.where(InboundEmail.id.in_(ids))
+    rows = db.session.scalars(query.order_by(InboundEmail.id).limit(limit)
+                              .with_for_update(skip_locked=True)).all()
+    if not rows:
+        return 0
+    ctx = _context(org_id)
+    for inbound in rows:
+        inbound.attempts += 1
+    pending = list(rows)
+    # Two rounds: a reply that came before its original in the same batch goes again after it.
+    for _ in range(2):
+        deferred = []
+        for inbound in pending:
+            if not _run_step(inbound, ctx):
+                deferred.append(inbound)
+        pending = deferred
+        if not pending:
+            break
+    db.session.flush()
+    return len(rows)
+
+
+def _run_step(inbound: InboundEmail, ctx: Context) -> bool:
+    """Process one mail in a savepoint; False when it must wait for another (deferred)."""
+    savepoint = db.session.begin_nested()
+    try:
+        process_one(inbound, ctx, may_defer=inbound.attempts <= MAX_DEFERRALS)
+        savepoint.commit()
+    except threads.Defer:
+        savepoint.rollback()
+        return False
+    except Exception as error:  # noqa: BLE001 - any failure quarantines this mail only
+        savepoint.rollback()
+        if _retryable(error):
+            raise
+        if not isinstance(error, Quarantine):
+            log.exception("inbound mail %s failed", inbound.id)
+        _quarantine(inbound, error)
+    return True
+
+
+def _quarantine(inbound: InboundEmail, error: BaseException) -> None:
+    reason = str(error) if isinstance(error, Quarantine) else (
+        f"{type(error).__name__}: {error}")
+    inbound.status = InboundStatus.QUARANTINED
+    inbound.error = reason[:2000]
+    inbound.processed_at = utcnow()
+
+
+def process_pending(org_id: int, *, mailbox_id: int | None = None,
+                    max_batches: int | None = None) -> int:
+    """Process stored mail batch by batch, committing each; returns how many were handled."""
+    total, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        try:
+            claimed = process_batch(org_id, mailbox_id=mailbox_id)
+            db.session.commit()
+        except Exception as error:
+            db.session.rollback()
+            if not _retryable(error):
+                raise
+            log.warning("inbound batch rolled back, retrying: %s", error)
+            continue
+        if not claimed:
+            break
+        if claimed == _still_waiting(org_id, mailbox_id, claimed):
+            time.sleep(0.05)  # all of it waits on another worker's batch: give it a moment
+        total += claimed
+        batches += 1
+    return total
+
+
+def _still_waiting(org_id: int, mailbox_id: int | None, limit: int) -> int:
+    query = select(func.count()).select_from(InboundEmail).where(
+        InboundEmail.status == InboundStatus.RECEIVED, InboundEmail.attempts > 0)
+    if mailbox_id is not None:
+        query = query.where(InboundEmail.mailbox_id == mailbox_id)
+    return min(db.session.scalar(query), limit)
+
+
+def reprocess(inbound: InboundEmail) -> None:
+    """An admin's "reprocess" on a quarantined mail: back to the queue, processed right away."""
+    inbound.status = InboundStatus.RECEIVED
+    inbound.error = ""
+    inbound.attempts = 0
+    db.session.flush()
+    process_batch(inbound.org_id, ids=[inbound.id], limit=1)

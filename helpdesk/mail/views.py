@@ -1,0 +1,1 @@
+"""Mail settings pages (mailboxes, quarantine): written next."""
