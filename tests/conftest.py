@@ -122,7 +122,7 @@ def _transaction(request, app, redis_client):
     No app context stays pushed: each request, factory call or `in_org` block gets its own
     (as in production), and all of them share this one connection through savepoints.
     """
-    if "live_server" in request.fixturenames:
+    if {"live_server", "committing_app"} & set(request.fixturenames):
         yield
         return
     with app.app_context():

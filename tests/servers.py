@@ -106,7 +106,12 @@ def live_server(migrated, server_urls, tmp_path, smtp_server):
     yield server
     server.stop()
     close_app(app)
-    engine = create_engine(migrated)  # the owner, not the app role: RLS does not apply
+    truncate_all(migrated)
+
+
+def truncate_all(database_url: str) -> None:
+    """Empty every table (tests that commit for real clean up after themselves)."""
+    engine = create_engine(database_url)  # the owner, not the app role: RLS does not apply
     with engine.begin() as connection:
         tables = connection.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "

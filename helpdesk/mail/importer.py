@@ -44,8 +44,11 @@ def read_mails(path: Path) -> Iterator[bytes]:
             yield from read_mails(file)
     elif _is_mbox(path) and path.suffix.lower() != ".eml":
         box = mailboxes.mbox(path, factory=None, create=False)
-        for key in box.iterkeys():
-            yield box.get_bytes(key, from_=False)
+        try:
+            for key in box.iterkeys():
+                yield box.get_bytes(key, from_=False)
+        finally:
+            box.close()
     else:
         yield path.read_bytes()
 
