@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY  # CRLF line ends, as SMTP wants them
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 from flask import current_app
@@ -110,7 +111,7 @@ def _queue(message: EmailMessage, *, kind: OutboxKind, org_id: int, recipient: s
                  mailbox_id=mailbox.id if mailbox else None, recipient=recipient,
                  sender=str(message["From"])[:254], subject=str(message["Subject"])[:500],
                  message_id=str(message["Message-ID"]), is_automatic=automatic,
-                 raw=bytes(message))
+                 raw=message.as_bytes(policy=SMTP_POLICY))
     db.session.add(row)
     db.session.flush()
     from helpdesk.mail.delivery import deliver_outbox

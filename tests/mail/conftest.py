@@ -79,3 +79,6 @@ def deliver(in_org):
                     for r in rows]
 
     return _deliver
+
+
+from tests.tickets.conftest import make_ticket  # noqa: E402, F401  (the ticket factory here too)
