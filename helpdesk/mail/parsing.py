@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 MSGID = re.compile(r"<([^<>\s]+)>")
 COMMENT = re.compile(r"\([^()]*\)")
 MAX_DEPTH = 64  # MIME nesting we look into; deeper parts are ignored
+MAX_SENDER = 4096  # characters of a From: (Reply-To:, ...) value read for the sender address
+MAX_RECIPIENTS = 65536  # characters of each To:, Cc:, ... value read for the recipients
 
 
 @dataclass
@@ -191,6 +193,18 @@ def _cp1252_for_invalid(error: UnicodeDecodeError) -> tuple[str, int]:
 
 codecs.register_error("helpdesk-cp1252", _cp1252_for_invalid)
 
+# Windows-1252 for the C1 range of Latin-1 (its five undefined bytes stay C1 controls).
+_C1_AS_CP1252 = {b: bytes((b,)).decode("cp1252") for b in range(0x80, 0xA0)
+                 if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
+
+
+def _utf8_else_cp1252(data: bytes) -> str:
+    """UTF-8 with the odd Windows-1252 byte (mail pieced together from two sources), or, when
+    most of it is not UTF-8, Windows-1252 throughout (no error handler call per byte)."""
+    if data.decode("utf-8", errors="replace").count("\ufffd") > 64:
+        return data.decode("latin-1").translate(_C1_AS_CP1252)
+    return data.decode("utf-8", errors="helpdesk-cp1252")
+
 
 def _strict(data: bytes, codec: str) -> str | None:
     try:
@@ -236,7 +250,7 @@ def _decode_how(data: bytes, charset: str | None = None, hints: Hints = ()
     guessed = _guess_multibyte(data)
     if guessed is not None:
         return guessed, True
-    return data.decode("utf-8", errors="helpdesk-cp1252"), True
+    return _utf8_else_cp1252(data), True
 
 
 # The last resort before Windows-1252, for East Asian text with no usable charset label: try the
@@ -304,7 +318,7 @@ def _word_bytes(kind: str, text: str) -> bytes | None:
             return base64.b64decode(text + "=" * (-len(text) % 4))
         except (binascii.Error, ValueError):
             return None
-    raw = text.replace("_", " ").encode("ascii", errors="surrogateescape")
+    raw = text.replace("_", " ").encode("utf-8", errors="surrogateescape")
     return _QP_BYTE.sub(lambda m: bytes((int(m.group(1), 16),)), raw)
 
 
@@ -353,9 +367,12 @@ def _clean(value: str) -> str:
     return " ".join(value.replace("\x00", "").split())
 
 
-def header_text(value, hints: Hints = ()) -> str:
+_LINE_BREAKS = re.compile(r"[\r\n\x00]+")
+
+
+def header_text(value, hints: Hints = (), *, collapse: bool = True) -> str:
     """A raw header value as text: raw 8-bit bytes and encoded words decoded, NULs removed,
-    whitespace collapsed. Never raises."""
+    whitespace collapsed (or, with collapse=False, only line breaks removed). Never raises."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
@@ -363,7 +380,18 @@ def header_text(value, hints: Hints = ()) -> str:
         text = _raw_bytes_text(text, hints)
     if "=?" in text:
         text = decode_words(text, hints)
-    return _clean(text)
+    return _clean(text) if collapse else _LINE_BREAKS.sub("", text).replace("\t", " ").strip()
+
+
+def _raw_get(message: StdMessage, name: str) -> str | None:
+    """The first `name` header as sent. Message.get() would turn raw 8-bit bytes into U+FFFD."""
+    try:
+        for key, value in message.raw_items():
+            if key.lower() == name:
+                return value if isinstance(value, str) else str(value)
+    except Exception:  # noqa: BLE001
+        pass
+    return None
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -461,19 +489,19 @@ def _sender(raw: list[tuple[str, str]], hints: Hints) -> tuple[str, str, str]:
     for header in SENDER_HEADERS:
         for name, value in raw:
             if name == header:
-                text = " ".join(_unicode(value, hints).replace("<>", " ").split())
+                text = " ".join(_unicode(value[:MAX_SENDER], hints).replace("<>", " ").split())
                 for display, address in _mailboxes(text):
                     return header_text(display), address, header
     for name, value in raw:  # at last a From: without a domain, like `MAILER-DAEMON (...)`
         if name == "from":
-            display, address = email.utils.parseaddr(_unicode(value, hints))
+            display, address = email.utils.parseaddr(_unicode(value[:MAX_SENDER], hints))
             if address.strip() and " " not in address.strip():
                 return header_text(display), address.strip(), "from"
     return "", "", ""
 
 
 def _recipients(raw: list[tuple[str, str]], hints: Hints) -> list[str]:
-    values = [_unicode(value, hints) for name, value in raw
+    values = [_unicode(value[:MAX_RECIPIENTS], hints) for name, value in raw
               if name in ("to", "cc", "delivered-to", "x-original-to", "envelope-to")]
     if not values:
         return []
@@ -487,7 +515,7 @@ def _recipients(raw: list[tuple[str, str]], hints: Hints) -> list[str]:
 def _reply_to(raw: list[tuple[str, str]], hints: Hints) -> str:
     for name, value in raw:
         if name == "reply-to":
-            found = _lenient(_unicode(value, hints))
+            found = _lenient(_unicode(value[:MAX_SENDER], hints))
             if found:
                 return found[0][1].strip().lower()
     return ""
@@ -641,17 +669,25 @@ def _part_text(part: StdMessage, hints: _Hints, notes: list[str]) -> str:
 
 
 def _content_id(part: StdMessage) -> str | None:
-    value = part.get("content-id")
-    return " ".join(str(value).split()).strip("<>").strip() or None if value else None
+    return header_text(_raw_get(part, "content-id")).strip("<>").strip() or None
 
 
 def _filename(part: StdMessage, hints: _Hints) -> str:
+    """The file name (Content-Disposition filename, else Content-Type name; RFC 2231 and
+    encoded words decoded), without directories."""
     try:
         name = part.get_filename()
+        if name and "\ufffd" in name:  # raw 8-bit bytes: read the parameters from our decoding
+            headers = StdMessage()
+            for key in ("content-disposition", "content-type"):
+                value = _raw_get(part, key)
+                if value is not None:
+                    headers[key] = header_text(value, hints, collapse=False)
+            name = headers.get_filename()
     except Exception:  # noqa: BLE001
         name = None
     if isinstance(name, str) and name.strip():
-        return _safe_name(header_text(name, hints))
+        return _safe_name(header_text(name, hints, collapse=False))
     return ""
 
 
@@ -661,14 +697,19 @@ def _generated_name(part: StdMessage, kind: str, hints: _Hints) -> str:
     from_id = _CID_NAME.match(_content_id(part) or "")
     if from_id:
         return from_id.group(1)
-    description = _safe_name(header_text(part.get("content-description"), hints))[:80]
+    extension = _EXTENSIONS.get(kind)
+    description = _description(part, hints) if extension else ""
     if description and _HAS_EXTENSION.search(description):
         return description
     major = kind.split("/")[0]
     stem = description or _STEMS.get(kind) or (
         major if major in ("image", "video", "audio") else "file")
-    extension = _EXTENSIONS.get(kind)
     return f"{stem}.{extension}" if extension else stem
+
+
+def _description(part: StdMessage, hints: _Hints) -> str:
+    return _safe_name(header_text(_raw_get(part, "content-description"), hints),
+                      path=False)[:80]
 
 
 def _attached_message(part: StdMessage, hints: _Hints) -> _Item:
@@ -680,8 +721,9 @@ def _attached_message(part: StdMessage, hints: _Hints) -> _Item:
     if isinstance(inner, StdMessage):
         data = _as_bytes(inner)
         if not name:
-            subject = _safe_name(header_text(inner.get("subject"), _Hints(inner)), path=False)
-            name = f"{subject[:150]}.eml" if subject else "message.eml"
+            subject = _safe_name(header_text(_raw_get(inner, "subject"), _Hints(inner)),
+                                 path=False)[:150] or _description(part, hints)
+            name = f"{subject}.eml" if subject else "message.eml"
     else:
         data = _payload(part)
     return _Item("file", part, attachment=ParsedAttachment(
@@ -732,15 +774,16 @@ def _walk(part: StdMessage, hints: _Hints, notes: list[str], depth: int = 0) -> 
         return []
 
 
-def _unique(name: str, taken: set[str]) -> str:
+def _unique(name: str, taken: set[str], counters: dict[str, int]) -> str:
     """A made-up name that repeats gets a counter: document.html, document1.html."""
     stem, dot, extension = name.rpartition(".")
     if not dot:
         stem, extension = name, ""
-    candidate, counter = name, 0
+    candidate, counter = name, counters.get(name, 0)
     while candidate in taken:
         counter += 1
         candidate = f"{stem}{counter}.{extension}" if extension else f"{stem}{counter}"
+    counters[name] = counter
     return candidate
 
 
@@ -752,10 +795,11 @@ def _body(message: StdMessage, hints: _Hints, notes: list[str]
     html = ""
     attachments: list[ParsedAttachment] = []
     taken: set[str] = set()
+    counters: dict[str, int] = {}
     for item in _walk(message, hints, notes):
         if item.kind == "text":
             if item.text.strip():
-                texts.append(item.text if item.text.endswith("\n") else item.text + "\n")
+                texts.append(item.text)
             continue
         if item.kind == "html":
             if not item.text.strip():
@@ -769,12 +813,12 @@ def _body(message: StdMessage, hints: _Hints, notes: list[str]
             item.named = False
         attachment = item.attachment
         if not item.named:
-            attachment.filename = _unique(attachment.filename, taken)
+            attachment.filename = _unique(attachment.filename, taken, counters)
         taken.add(attachment.filename)
         attachments.append(attachment)
-    text = "".join(texts)
-    return text[:-1] if len(texts) == 1 and not texts[0][:-1].endswith("\n") and text else text, \
-        html, attachments
+    text = "".join(t if t.endswith("\n") or i == len(texts) - 1 else t + "\n"
+                   for i, t in enumerate(texts))
+    return text, html, attachments
 
 
 # --- parse -----------------------------------------------------------------------------------
