@@ -38,7 +38,10 @@ import re
 from dataclasses import dataclass, field
 from email.message import Message as StdMessage
 
-from mailparser.utils import get_addresses
+try:  # mail-parser's hardened address parser (4.8 has it; without it, the stdlib's)
+    from mailparser.utils import get_addresses
+except ImportError:  # pragma: no cover
+    get_addresses = None
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +476,7 @@ def _mailboxes(value: str) -> list[tuple[str, str]]:
     readings for the broken headers real mail has (`"a@b"` alone, `Test test@example.com`)."""
     try:
         found = [(n or "", a) for n, a in get_addresses(value, decode_names=True) if "@" in a]
-    except Exception:  # noqa: BLE001 - an older mail-parser, or input it gives up on
+    except Exception:  # noqa: BLE001 - no or an older mail-parser, or input it gives up on
         found = []
     return found or _lenient(value)
 
