@@ -12,7 +12,8 @@ from sqlalchemy import select
 from helpdesk.accounts.models import User
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.tickets.models import CustomField, Message, Team, Ticket, TicketEvent
+from helpdesk.mail.models import Outbox
+from helpdesk.tickets.models import CustomField, Message, MessageKind, Team, Ticket, TicketEvent
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ThreadItem:
     author: str = ""
     parts: list[str | TicketRef] = field(default_factory=list)  # an event's sentence
     event_kind: str = ""
+    delivery: Any = None  # a reply's Outbox row (id, status, sent_at, last_error), if mailed
 
 
 def _names(user_ids: set[int]) -> dict[int, str]:
@@ -118,10 +120,24 @@ class _Teller:
         if kind == "automation":
             actions = ", ".join(data.get("actions") or []) or "no change"
             return [f"Rule “{data.get('rule')}” ran: {actions}"]
+        if kind == "bounce":
+            what = "could not be delivered" if data.get("permanent") else "is delayed"
+            status = f" ({data['status']})" if data.get("status") else ""
+            return [f"Mail to {data.get('recipient') or 'the customer'} {what}{status}"]
         if kind == "spam":
             verdict = "spam" if data.get("is_spam") else "not spam"
             return [f"{subject} marked the ticket as {verdict}"]
         return [f"{subject}: {kind}"]
+
+
+def _deliveries(reply_ids: list[int]) -> dict[int, Any]:
+    """The latest Outbox row of each reply, in one query (the raw mail is not loaded)."""
+    if not reply_ids:
+        return {}
+    rows = db.session.execute(
+        select(Outbox.message_row_id, Outbox.id, Outbox.status, Outbox.sent_at, Outbox.last_error)
+        .where(Outbox.message_row_id.in_(reply_ids)).order_by(Outbox.id)).all()
+    return {row.message_row_id: row for row in rows}
 
 
 def build_thread(ticket: Ticket) -> list[ThreadItem]:
@@ -133,6 +149,7 @@ def build_thread(ticket: Ticket) -> list[ThreadItem]:
     customer_ids = {m.author_customer_id for m in messages if m.author_customer_id}
     customers = {c.id: c for c in db.session.scalars(
         select(Customer).where(Customer.id.in_(customer_ids)))} if customer_ids else {}
+    deliveries = _deliveries([m.id for m in messages if m.kind is MessageKind.REPLY])
     items = []
     for message in messages:
         if message.author_user is not None:
@@ -140,9 +157,12 @@ def build_thread(ticket: Ticket) -> list[ThreadItem]:
         elif message.author_customer_id in customers:
             customer = customers[message.author_customer_id]
             author = customer.name or customer.email
+        elif message.kind is MessageKind.NOTE and message.message_id is not None:
+            author = "Mail system"  # a note nobody wrote that came by mail: a bounce report
         else:
             author = "Automation" if message.author_customer_id is None else "Customer"
-        items.append(ThreadItem(at=message.created_at, message=message, author=author))
+        items.append(ThreadItem(at=message.created_at, message=message, author=author,
+                                delivery=deliveries.get(message.id)))
     teller = _Teller(list(events))
     for event in events:
         items.append(ThreadItem(at=event.created_at, parts=teller.tell(event),
