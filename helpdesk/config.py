@@ -73,4 +73,6 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "MAX_INBOUND_MAIL_SIZE": int(env.get("MAX_INBOUND_MAIL_SIZE", 40 * 1024 * 1024)),
         # Workers that may process one mailbox's backlog together (poll job + helpers).
         "MAIL_PROCESS_PARALLELISM": int(env.get("MAIL_PROCESS_PARALLELISM", 2)),
+        # A poll holds its mailbox's lock this long past its last sign of life (seconds).
+        "MAIL_POLL_LOCK_TTL": int(env.get("MAIL_POLL_LOCK_TTL", 120)),
     }

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import LockError
 from sqlalchemy import func, select
 
 from helpdesk.core import tenancy
@@ -19,8 +20,11 @@ from helpdesk.mail import imap, pipeline, poller
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
 
 log = logging.getLogger(__name__)
-POLL_LOCK_TTL = 600  # seconds; a killed worker's lock expires by itself
 JOB_TIMEOUT = 1800
+
+
+class LockLost(Exception):  # noqa: N818
+    """Another poll took this mailbox over after our lock expired."""
 
 
 def _lock_key(mailbox_id: int) -> str:
@@ -34,23 +38,37 @@ def _queued_key(mailbox_id: int) -> str:
 def poll_now(mailbox: Mailbox, *, helpers: bool = True) -> dict:
     """Fetch, store and process a mailbox's new mail (caller: a job or the CLI, in the org).
     Returns counts; a mailbox error is recorded on the mailbox, not raised."""
-    lock = redis_store.client.lock(_lock_key(mailbox.id), timeout=POLL_LOCK_TTL, blocking=False)
+    # The lock expires MAIL_POLL_LOCK_TTL seconds after the last chunk or batch: a killed
+    # worker's poll is taken over soon, a long one keeps its lock by renewing it.
+    ttl = current_app.config["MAIL_POLL_LOCK_TTL"]
+    lock = redis_store.client.lock(_lock_key(mailbox.id), timeout=ttl, blocking=False)
     if not lock.acquire(blocking=False):
         return {"skipped": "another poll of this mailbox is running"}
+
+    def still_alive(*_) -> None:
+        try:
+            lock.extend(ttl, replace_ttl=True)
+        except LockError:
+            # Our lock expired (a very slow batch): take it again, or leave the mailbox to the
+            # poll that took it over. Everything done so far is committed.
+            if not lock.acquire(blocking=False):
+                raise LockLost from None
+
     parallel = max(current_app.config["MAIL_PROCESS_PARALLELISM"] - 1, 0) if helpers else 0
     started = {"helpers": 0}
 
-    def start_helpers(stored: int) -> None:
+    def on_chunk(stored: int) -> None:
+        still_alive()
         # A large backlog: let idle workers share the processing while we fetch on.
         if started["helpers"] < parallel and stored >= pipeline.BATCH * 2:
             get_queue("mail").enqueue(process_inbound, mailbox.org_id, mailbox.id,
                                       job_timeout=JOB_TIMEOUT)
             started["helpers"] += 1
 
+    result = {"stored": 0, "processed": 0, "error": ""}
     try:
-        result = {"stored": 0, "processed": 0, "error": ""}
         try:
-            result["stored"] = poller.fetch_new(mailbox, on_chunk=start_helpers)
+            result["stored"] = poller.fetch_new(mailbox, on_chunk=on_chunk)
             mailbox.last_error = ""
         except imap.MailboxError as error:
             mailbox.last_error = str(error)
@@ -58,7 +76,12 @@ def poll_now(mailbox: Mailbox, *, helpers: bool = True) -> dict:
             log.warning("mailbox %s (%s): %s", mailbox.id, mailbox.address, error)
         mailbox.last_polled_at = utcnow()
         db.session.commit()
-        result["processed"] = pipeline.process_pending(mailbox.org_id, mailbox_id=mailbox.id)
+        result["processed"] = pipeline.process_pending(mailbox.org_id, mailbox_id=mailbox.id,
+                                                       on_batch=still_alive)
+        return result
+    except LockLost:
+        db.session.rollback()
+        result["error"] = "lock lost to another poll of this mailbox; it carries on"
         return result
     finally:
         with contextlib.suppress(Exception):  # expired meanwhile: nothing to release

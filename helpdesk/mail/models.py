@@ -152,6 +152,7 @@ class Outbox(OrgScoped, TimestampMixin, Base):
         # The automatic-mail rate limit counts recent mail to one address.
         Index("ix_outbox_recipient", "org_id", "recipient", "created_at"),
         Index("ix_outbox_due", "next_attempt_at", postgresql_where=text("status = 'queued'")),
+        Index("ix_outbox_status", "org_id", "status", "id"),  # the outbox page's lists
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

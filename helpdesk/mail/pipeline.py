@@ -16,6 +16,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -160,11 +161,17 @@ def save(mail: ParsedMail, inbound: InboundEmail, customer: Customer, match: thr
     return message, outcome
 
 
-def process_one(inbound: InboundEmail, ctx: Context, may_defer: bool) -> None:
-    """Run the chain for one stored mail. Raises Quarantine, threads.Defer, or a bug."""
+def describe(inbound: InboundEmail) -> ParsedMail:
+    """Parse (never raises) and note who wrote about what: kept even if a later step fails,
+    so a quarantined mail can still be recognised in the mail log."""
     mail = parse(inbound.raw)
     inbound.sender = mail.sender[:254]
     inbound.subject = mail.subject[:500]
+    return mail
+
+
+def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer: bool) -> None:
+    """Run the chain for one stored, parsed mail. Raises Quarantine, threads.Defer, or a bug."""
     kind, reason = classify(mail, ctx.our_addresses)
     inbound.classification = kind.value
     if kind is Kind.LOOP:
@@ -242,9 +249,15 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
 
 def _run_step(inbound: InboundEmail, ctx: Context) -> bool:
     """Process one mail in a savepoint; False when it must wait for another (deferred)."""
+    try:
+        mail = describe(inbound)
+    except Exception as error:  # noqa: BLE001 - parse promises not to raise; if it ever does
+        log.exception("inbound mail %s could not be parsed", inbound.id)
+        _quarantine(inbound, error)
+        return True
     savepoint = db.session.begin_nested()
     try:
-        process_one(inbound, ctx, may_defer=inbound.attempts <= MAX_DEFERRALS)
+        process_one(inbound, mail, ctx, may_defer=inbound.attempts <= MAX_DEFERRALS)
         savepoint.commit()
     except threads.Defer:
         savepoint.rollback()
@@ -268,7 +281,8 @@ def _quarantine(inbound: InboundEmail, error: BaseException) -> None:
 
 
 def process_pending(org_id: int, *, mailbox_id: int | None = None,
-                    max_batches: int | None = None) -> int:
+                    max_batches: int | None = None,
+                    on_batch: Callable[[int], None] | None = None) -> int:
     """Process stored mail batch by batch, committing each; returns how many were handled."""
     total, batches = 0, 0
     while max_batches is None or batches < max_batches:
@@ -287,6 +301,8 @@ def process_pending(org_id: int, *, mailbox_id: int | None = None,
             time.sleep(0.05)  # all of it waits on another worker's batch: give it a moment
         total += claimed
         batches += 1
+        if on_batch is not None:
+            on_batch(total)
     return total
 
 

@@ -17,6 +17,7 @@ from email.parser import BytesHeaderParser
 
 from flask import current_app
 from imapclient import SEEN
+from imapclient.exceptions import IMAPClientError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from helpdesk.core.models import utcnow
@@ -107,6 +108,8 @@ def fetch_new(mailbox: Mailbox, on_chunk: Callable[[int], None] | None = None) -
                 client.add_flags(small, [SEEN], silent=True)
             if on_chunk is not None:
                 on_chunk(stored)
+    except (IMAPClientError, OSError) as error:  # connection dropped, server restarted ...
+        raise imap.MailboxError(f"IMAP error while reading {mailbox.folder}: {error}") from error
     finally:
         imap._close(client)
     return stored

@@ -64,6 +64,8 @@ def _clean(values: dict[str, Any], existing: Mailbox | None) -> dict[str, Any]:
                 cleaned[key] = encrypt(cleaned[key])
             else:
                 del cleaned[key]  # an empty password field keeps the stored one
+    if cleaned.get("smtp_user") == "" or cleaned.get("smtp_host") == "":
+        cleaned["smtp_password"] = ""  # no SMTP login (or no own server): no password kept
     return cleaned
 
 
@@ -99,8 +101,14 @@ def update_mailbox(mailbox: Mailbox, **values: Any) -> Mailbox:
 
 
 def test_mailbox(mailbox: Mailbox) -> str:
-    """Raises imap.MailboxError with what went wrong."""
-    return imap.test_connection(mailbox)
+    """Raises imap.MailboxError with what went wrong (also kept as the mailbox's last error)."""
+    try:
+        summary = imap.test_connection(mailbox)
+    except imap.MailboxError as error:
+        mailbox.last_error = str(error)
+        raise
+    mailbox.last_error = ""
+    return summary
 
 
 def reprocess_inbound(inbound_id: int) -> InboundEmail | None:

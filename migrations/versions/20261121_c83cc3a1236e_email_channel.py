@@ -109,6 +109,7 @@ def upgrade():
     op.create_index('ix_outbox_message_row', 'outbox', ['org_id', 'message_row_id'], unique=False)
     op.create_index(op.f('ix_outbox_org_id'), 'outbox', ['org_id'], unique=False)
     op.create_index('ix_outbox_recipient', 'outbox', ['org_id', 'recipient', 'created_at'], unique=False)
+    op.create_index('ix_outbox_status', 'outbox', ['org_id', 'status', 'id'], unique=False)
     op.add_column('customers', sa.Column('undeliverable_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('customers', sa.Column('undeliverable_reason', sa.Text(), server_default='', nullable=False))
     op.add_column('messages', sa.Column('body_visible', sa.Text(), nullable=True))

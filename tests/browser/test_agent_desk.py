@@ -118,10 +118,11 @@ def test_agent_works_a_ticket_from_the_inbox(live_server, smtp_server, page, tmp
         assert [n.kind for n in notes] == ["mention"]
         run_worker(burst=True)
     mails = mailbox.wait_for(2)  # the reply to Ada and the mention for Nia
-    [mention] = [m for m in mails if m["To"] == "nia.park@trail.test"]
+    [mention] = [m for m in mails if m["To"].addresses[0].addr_spec == "nia.park@trail.test"]
     assert "Sam Rivera mentioned you" in mention["Subject"]
     assert f"/trail/desk/tickets/{pole}" in mention.get_content()
-    assert any(m["To"] == "ada@example.com" and "It ships today." in m.get_content()
+    assert any(m["To"].addresses[0].addr_spec == "ada@example.com"
+               and "It ships today." in m.get_body(("plain",)).get_content()
                for m in mails)
 
     # 4. "e" solves the ticket.

@@ -217,8 +217,6 @@ def test_quarantine_list_reprocess_and_download(client, mail_desk, deliver, in_o
     assert "Only quarantined mail can be reprocessed." in response.get_data(as_text=True)
 
 
-@pytest.mark.xfail(reason="pipeline.process_one sets sender/subject inside the savepoint that "
-                          "a failure rolls back, so quarantined mail loses them")
 def test_quarantined_mail_shows_its_sender_and_subject(client, mail_desk, deliver,
                                                        monkeypatch):
     from helpdesk.mail import pipeline
