@@ -187,10 +187,12 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
     if customer.is_blocked:
         _done(inbound, "blocked_sender")
         return
-    match = threads.find_ticket(mail, customer, inbound_id=inbound.id, may_defer=may_defer)
+    match = threads.find_ticket(mail, customer.id, ctx.org.id, threads.Lookups(),
+                                inbound_id=inbound.id, may_defer=may_defer)
     if match.duplicate_of is not None:
-        _done(inbound, "duplicate", ticket_id=match.duplicate_of.ticket_id,
-              message_row_id=match.duplicate_of.id)
+        ticket, row_id = match.duplicate_of
+        _done(inbound, "duplicate", ticket_id=ticket.id if ticket else None,
+              message_row_id=row_id)
         return
     message, outcome = save(mail, inbound, customer, match, kind is Kind.AUTOMATIC, ctx)
     _done(inbound, outcome, ticket_id=message.ticket_id, message_row_id=message.id,

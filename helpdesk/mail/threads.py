@@ -1,18 +1,23 @@
 """Which ticket does a mail belong to? In order: (1) our reply-address token, (2) In-Reply-To /
 References against every Message-ID we know (inbound and our outbound), (3) a `[#123]` subject
 token from the ticket's customer or a participant, (4) the same customer's open ticket with the
-same subject from the last days (replies only), (5) none: a new ticket."""
+same subject from the last days (replies only), (5) none: a new ticket.
+
+The rules live in `find_ticket`; where the facts come from is a `Lookups` object: straight from
+the database for one mail, or prefetched for a whole batch (helpdesk.mail.ingest), where tickets
+opened earlier in the same batch count too.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from helpdesk.core.models import utcnow
-from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.mail import tokens
 from helpdesk.mail.models import InboundEmail, InboundStatus, Outbox
@@ -33,9 +38,9 @@ class Defer(Exception):  # noqa: N818 - a signal, not an error
 
 @dataclass
 class Match:
-    ticket: Ticket | None
-    how: str  # token, headers, subject_token, subject, new
-    duplicate_of: Message | None = None
+    ticket: Any  # a Ticket, or a ticket drafted earlier in the same batch; None: new ticket
+    how: str  # token, headers, subject_token, subject, duplicate, new
+    duplicate_of: Any = None  # (ticket, message row id or None) when we have this mail already
 
 
 def normalize_subject(subject: str) -> str:
@@ -48,68 +53,81 @@ def is_reply_subject(subject: str) -> bool:
     return bool(REPLY_PREFIX.match(subject or ""))
 
 
-def _by_headers(mail: ParsedMail, inbound_id: int, may_defer: bool) -> Match | None:
-    """Step 2; also spots a mail we already have (same Message-ID, e.g. sent to two of our
-    addresses): that is a duplicate, not a new message."""
-    wanted = mail.in_reply_to + list(reversed(mail.references))
-    lookup = list(dict.fromkeys(wanted + ([mail.message_id] if mail.has_message_id else [])))
-    if not lookup:
-        return None
-    known: dict[str, int] = {}
-    duplicate = None
-    for message in db.session.scalars(select(Message).where(Message.message_id.in_(lookup))):
-        known.setdefault(message.message_id, message.ticket_id)
-        if mail.has_message_id and message.message_id == mail.message_id:
-            duplicate = message
-    if duplicate is not None:
-        return Match(db.session.get(Ticket, duplicate.ticket_id), "duplicate", duplicate)
-    if not wanted:
-        return None
-    rows = db.session.execute(select(Outbox.message_id, Outbox.ticket_id).where(
-        Outbox.message_id.in_(wanted), Outbox.ticket_id.is_not(None)))
-    for message_id, ticket_id in rows:
-        known.setdefault(message_id, ticket_id)
-    for message_id in wanted:
-        if message_id in known:
-            return Match(db.session.get(Ticket, known[message_id]), "headers")
-    if may_defer and db.session.scalar(select(InboundEmail.id).where(
-            InboundEmail.message_id.in_(wanted), InboundEmail.status == InboundStatus.RECEIVED,
-            InboundEmail.id != inbound_id).limit(1)):
-        raise Defer
-    return None
+def wanted_ids(mail: ParsedMail) -> list[str]:
+    """The Message-IDs a mail answers, most direct first."""
+    return list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))
 
 
-def _participant(ticket: Ticket, customer: Customer) -> bool:
-    if ticket.customer_id == customer.id:
-        return True
-    return db.session.scalar(select(Message.id).where(
-        Message.ticket_id == ticket.id, Message.author_customer_id == customer.id).limit(1)
-    ) is not None
+class Lookups:
+    """The facts threading needs, read from the database one mail at a time."""
 
+    def ticket(self, ticket_id: int):
+        return db.session.get(Ticket, ticket_id)
 
-def find_ticket(mail: ParsedMail, customer: Customer, *, inbound_id: int = 0,
-                may_defer: bool = False) -> Match:
-    """Raises Defer (only when may_defer) if the mail answers one not processed yet."""
-    ticket_id = tokens.ticket_id_from(mail.recipients, customer.org_id)
-    if ticket_id is not None:
-        ticket = db.session.get(Ticket, ticket_id)
-        if ticket is not None:
-            return Match(ticket, "token")
-    found = _by_headers(mail, inbound_id, may_defer)
-    if found is not None:
+    def known(self, ids: list[str]) -> dict[str, tuple[int, int | None]]:
+        """Message-ID -> (ticket id, message row id or None for our outbound mail)."""
+        found: dict[str, tuple[int, int | None]] = {}
+        if not ids:
+            return found
+        for message_id, ticket_id, row_id in db.session.execute(
+                select(Message.message_id, Message.ticket_id, Message.id)
+                .where(Message.message_id.in_(ids))):
+            found.setdefault(message_id, (ticket_id, row_id))
+        for message_id, ticket_id in db.session.execute(
+                select(Outbox.message_id, Outbox.ticket_id)
+                .where(Outbox.message_id.in_(ids), Outbox.ticket_id.is_not(None))):
+            found.setdefault(message_id, (ticket_id, None))
         return found
-    for number in SUBJECT_TOKEN.findall(mail.subject or ""):
-        ticket = db.session.scalar(select(Ticket).where(Ticket.number == int(number)))
-        if ticket is not None and _participant(ticket, customer):
-            return Match(ticket, "subject_token")
-    if is_reply_subject(mail.subject):
-        wanted = normalize_subject(mail.subject)
-        candidates = db.session.scalars(
-            select(Ticket).where(Ticket.customer_id == customer.id,
+
+    def by_number(self, number: int):
+        return db.session.scalar(select(Ticket).where(Ticket.number == number))
+
+    def participant(self, ticket, customer_id: int) -> bool:
+        if ticket.customer_id == customer_id:
+            return True
+        return db.session.scalar(select(Message.id).where(
+            Message.ticket_id == ticket.id, Message.author_customer_id == customer_id).limit(1)
+        ) is not None
+
+    def recent_of_customer(self, customer_id: int) -> list:
+        return list(db.session.scalars(
+            select(Ticket).where(Ticket.customer_id == customer_id,
                                  Ticket.status.in_(SUBJECT_STATUSES),
                                  Ticket.last_activity_at >= utcnow() - SAME_SUBJECT_WINDOW)
-            .order_by(Ticket.last_activity_at.desc()).limit(20))
-        for ticket in candidates:
-            if wanted and normalize_subject(ticket.subject) == wanted:
+            .order_by(Ticket.last_activity_at.desc()).limit(20)))
+
+    def pending(self, ids: list[str], inbound_id: int) -> bool:
+        return db.session.scalar(select(InboundEmail.id).where(
+            InboundEmail.message_id.in_(ids), InboundEmail.status == InboundStatus.RECEIVED,
+            InboundEmail.id != inbound_id).limit(1)) is not None
+
+
+def find_ticket(mail: ParsedMail, customer_id: int, org_id: int, lookups: Lookups, *,
+                inbound_id: int = 0, may_defer: bool = False) -> Match:
+    """Raises Defer (only when may_defer) if the mail answers one not processed yet."""
+    ticket_id = tokens.ticket_id_from(mail.recipients, org_id)
+    if ticket_id is not None:
+        ticket = lookups.ticket(ticket_id)
+        if ticket is not None:
+            return Match(ticket, "token")
+    wanted = wanted_ids(mail)
+    known = lookups.known(wanted + ([mail.message_id] if mail.has_message_id else []))
+    if mail.has_message_id and mail.message_id in known:
+        # We have this very mail (e.g. sent to two of our addresses): not a new message.
+        ticket_id, row_id = known[mail.message_id]
+        return Match(lookups.ticket(ticket_id), "duplicate", (lookups.ticket(ticket_id), row_id))
+    for message_id in wanted:
+        if message_id in known:
+            return Match(lookups.ticket(known[message_id][0]), "headers")
+    if wanted and may_defer and lookups.pending(wanted, inbound_id):
+        raise Defer
+    for number in SUBJECT_TOKEN.findall(mail.subject or ""):
+        ticket = lookups.by_number(int(number))
+        if ticket is not None and lookups.participant(ticket, customer_id):
+            return Match(ticket, "subject_token")
+    if is_reply_subject(mail.subject):
+        subject = normalize_subject(mail.subject)
+        for ticket in lookups.recent_of_customer(customer_id):
+            if subject and normalize_subject(ticket.subject) == subject:
                 return Match(ticket, "subject")
     return Match(None, "new")
