@@ -12,6 +12,7 @@ quarantined with the reason and never stops the others.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -29,20 +30,20 @@ from helpdesk.core.models import utcnow
 from helpdesk.core.urls import app_path
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.mail import outbound, threads
+from helpdesk.mail import ingest, outbound, threads
 from helpdesk.mail.bounces import handle_bounce
 from helpdesk.mail.classify import Kind, classify
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
 from helpdesk.mail.parsing import ParsedAttachment, ParsedMail, parse
-from helpdesk.mail.visible import visible_part
+from helpdesk.mail.visible import DEFAULT_LANGUAGES, visible_part
 from helpdesk.orgs.models import Organization
 from helpdesk.tickets import services
-from helpdesk.tickets.attachments import max_size
+from helpdesk.tickets.attachments import files_written, forget_files_since, max_size
 from helpdesk.tickets.models import Channel, Message, Ticket
-from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text
+from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text, text_to_html
 
 log = logging.getLogger(__name__)
-BATCH = 50
+BATCH = 200  # mails per transaction: the bulk path writes each batch in ~20 statements
 MAX_DEFERRALS = 20  # batches; then a reply whose original is stuck is threaded as best we can
 EMPTY_BODY = "(this mail has no text)"
 CID = re.compile(r"""(["'(])cid:([^"')\s>]+)""", re.IGNORECASE)
@@ -60,12 +61,14 @@ class Context:
     org: Organization
     our_addresses: set[str]
     mailboxes: dict[int, Mailbox] = field(default_factory=dict)
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES  # for finding quoted text
 
 
 def _context(org_id: int) -> Context:
     org = db.session.get(Organization, org_id)
     mailboxes = {m.id: m for m in db.session.scalars(select(Mailbox))}
-    return Context(org, {m.address.lower() for m in mailboxes.values()}, mailboxes)
+    languages = tuple(org.settings.get("reply_languages") or DEFAULT_LANGUAGES)
+    return Context(org, {m.address.lower() for m in mailboxes.values()}, mailboxes, languages)
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -84,7 +87,8 @@ def _placeholder(content_id: str) -> str:
     return CID_PLACEHOLDER + quote(content_id, safe="")
 
 
-def sanitize(mail: ParsedMail) -> tuple[str, str, str | None]:
+def sanitize(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
+             ) -> tuple[str, str, str | None]:
     """(text, sanitized html, visible new text or None). Inline cid: images point at
     placeholders that `link_inline_images` replaces once the attachments are stored."""
     text, html = mail.text, ""
@@ -100,7 +104,12 @@ def sanitize(mail: ParsedMail) -> tuple[str, str, str | None]:
         text = text[: services.MAX_BODY - 200] + "\n\n[… cut here: the full mail is kept]"
     if not text.strip() and not html:
         text = EMPTY_BODY
-    return text, html, visible_part(text)
+    return text, html, visible_part(text, languages)
+
+
+def _too_large(item: ParsedAttachment, limit: int) -> str:
+    return (f"[attachment {item.filename} ({len(item.data) // 1024} KB) not stored: larger "
+            f"than {limit // (1024 * 1024)} MB; the full mail is kept]")
 
 
 def _attachment_files(mail: ParsedMail) -> tuple[list[tuple], list[str]]:
@@ -108,9 +117,7 @@ def _attachment_files(mail: ParsedMail) -> tuple[list[tuple], list[str]]:
     limit, files, skipped = max_size(), [], []
     for item in mail.attachments:
         if len(item.data) > limit:
-            skipped.append(f"[attachment {item.filename} ({len(item.data) // 1024} KB) not "
-                           f"stored: larger than {limit // (1024 * 1024)} MB; the full mail "
-                           f"is kept]")
+            skipped.append(_too_large(item, limit))
             continue
         files.append((item.filename, io.BytesIO(item.data), item.content_type, item.content_id))
     return files, skipped
@@ -130,7 +137,7 @@ def link_inline_images(message: Message, org: Organization,
 
 def save(mail: ParsedMail, inbound: InboundEmail, customer: Customer, match: threads.Match,
          automatic: bool, ctx: Context) -> tuple[Message, str]:
-    text, html, visible = sanitize(mail)
+    text, html, visible = sanitize(mail, ctx.languages)
     files, skipped = _attachment_files(mail)
     if skipped:
         text = text + "\n\n" + "\n".join(skipped)
@@ -235,8 +242,9 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
     ctx = _context(org_id)
     for inbound in rows:
         inbound.attempts += 1
-    pending = list(rows)
-    # Two rounds: a reply that came before its original in the same batch goes again after it.
+    pending = _fast_path(rows, ctx)
+    # The one-mail path for the rest. Two rounds: a reply that came before its original in
+    # the same batch goes again after it.
     for _ in range(2):
         deferred = []
         for inbound in pending:
@@ -247,6 +255,73 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
             break
     db.session.flush()
     return len(rows)
+
+
+def prepare(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
+            ) -> tuple[str, str, str | None, list, dict]:
+    """(text, sanitized html, visible text, attachments as bytes, threading headers)."""
+    text, html, visible = sanitize(mail, languages)
+    limit, files, skipped = max_size(), [], []
+    for item in mail.attachments:
+        if len(item.data) > limit:
+            skipped.append(_too_large(item, limit))
+        else:
+            files.append((item.filename, item.data, item.content_type, item.content_id))
+    if skipped:
+        text = text + "\n\n" + "\n".join(skipped)
+        if visible is not None:
+            visible = visible + "\n\n" + "\n".join(skipped)
+    headers = {"message_id": mail.message_id, "in_reply_to": " ".join(mail.in_reply_to) or None,
+               "references": " ".join(mail.references) or None}
+    return text, html or text_to_html(text), visible, files, headers
+
+
+def link_stored(html: str, stored: list[dict], org: Organization) -> str:
+    """Point inline cid: placeholders at the stored attachments (rows with id, content_id)."""
+    if CID_PLACEHOLDER not in (html or ""):
+        return html
+    for row in stored:
+        if row.get("content_id"):
+            url = app_path("tickets.attachment", org_slug=org.slug, attachment_id=row["id"])
+            html = html.replace(_placeholder(row["content_id"]), url)
+    return html
+
+
+def _fast_path(rows: list[InboundEmail], ctx: Context) -> list[InboundEmail]:
+    """Ordinary mail goes through helpdesk.mail.ingest in bulk; returns what is left for the
+    one-mail path (loops, bounces, bad senders, deferred mail, or all of it if the bulk write
+    failed: the one-mail path then finds and quarantines the culprit)."""
+    items, rest = [], []
+    for inbound in rows:
+        try:
+            mail = describe(inbound)
+        except Exception:  # noqa: BLE001 - parse promises not to raise; the slow path will say
+            rest.append(inbound)
+            continue
+        kind, reason = classify(mail, ctx.our_addresses)
+        inbound.classification = kind.value
+        if kind in (Kind.PERSON, Kind.AUTOMATIC) and mail.sender:
+            items.append(ingest.Item(inbound, mail, kind is Kind.AUTOMATIC, reason))
+        else:
+            rest.append(inbound)
+    if not items:
+        return rest
+    files = files_written()
+    savepoint = db.session.begin_nested()
+    try:
+        result = ingest.run(items, ctx, functools.partial(prepare, languages=ctx.languages),
+                            link_stored, MAX_DEFERRALS)
+        savepoint.commit()
+    except Exception as error:  # noqa: BLE001 - retried mail by mail below
+        savepoint.rollback()
+        forget_files_since(files)
+        if _retryable(error):
+            raise
+        log.warning("bulk ingest failed (%s: %s); processing mail by mail", type(error).__name__,
+                    error)
+        return rows
+    handled = {i.inbound.id for i in result.done} | {i.inbound.id for i in result.deferred}
+    return [inbound for inbound in rows if inbound.id not in handled]
 
 
 def _run_step(inbound: InboundEmail, ctx: Context) -> bool:

@@ -73,6 +73,29 @@ def save_attachment(message: Message, filename: str, stream: BinaryIO,
 _NEW_FILES = "attachments_written"
 
 
+def write_file(org_id: int, data: bytes) -> tuple[str, str]:
+    """Store bytes already in memory (mail attachments); returns (storage key, sha256). The
+    file goes away if the transaction rolls back, like save_attachment's."""
+    key = f"{org_id}/{secrets.token_hex(16)}"
+    path = storage_root() / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    db.session.info.setdefault(_NEW_FILES, []).append(path)
+    return key, hashlib.sha256(data).hexdigest()
+
+
+def forget_files_since(count: int) -> None:
+    """A savepoint rolled back: remove the files written after the first `count`."""
+    written = db.session.info.get(_NEW_FILES, [])
+    for path in written[count:]:
+        path.unlink(missing_ok=True)
+    del written[count:]
+
+
+def files_written() -> int:
+    return len(db.session.info.get(_NEW_FILES, []))
+
+
 def _forget_files(session) -> None:
     session.info.pop(_NEW_FILES, None)
 

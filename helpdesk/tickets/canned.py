@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import or_, select, update
@@ -62,12 +64,18 @@ def context_for(ticket: Ticket | None, agent: User | None, org: Organization) ->
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(body: str):
+    """Checked and compiled once per template text (acknowledgements render per mail)."""
+    check_template(body)
+    return _environment.from_string(body)
+
+
 def render(body: str, context: dict) -> str:
     """The body with placeholders filled; unknown placeholders render empty. A body that
     fails check_template (saved before the rules, or a preview) comes back as written."""
     try:
-        check_template(body)
-        return _environment.from_string(body).render(context)
+        return _compiled(body).render(context)
     except Exception:  # rejected, or a runtime error such as comparing str and int
         return body
 

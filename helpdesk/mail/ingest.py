@@ -1,0 +1,310 @@
+"""The fast path of the pipeline: a whole batch of ordinary mail (people and robots writing to
+us) looked up and written with a few statements per batch instead of many per mail.
+
+Same steps and rules as the one-mail path in helpdesk.mail.pipeline (which still handles
+loops, bounces and anything unusual, and takes over a batch that fails here): customers are
+upserted together, threading facts prefetched (`BatchLookups`, where tickets opened earlier in
+the batch count too), tickets and messages written by helpdesk.tickets.bulk, acknowledgements
+queued as one Outbox insert and one delivery job.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from helpdesk.core.emails import clean_email
+from helpdesk.core.jobs import enqueue_after_commit
+from helpdesk.core.models import utcnow
+from helpdesk.customers.models import Customer
+from helpdesk.extensions import db
+from helpdesk.mail import outbound, threads, tokens
+from helpdesk.mail.models import InboundEmail, InboundStatus, Outbox, OutboxKind
+from helpdesk.mail.parsing import ParsedMail
+from helpdesk.tickets import bulk
+from helpdesk.tickets.bulk import MessageDraft, TicketDraft
+from helpdesk.tickets.models import Message, Status, Ticket
+
+
+@dataclass
+class Item:
+    inbound: InboundEmail
+    mail: ParsedMail
+    automatic: bool
+    reason: str
+    address: str = ""  # the sender, normalized
+    customer: Customer | None = None
+    outcome: str = ""
+    message: MessageDraft | None = None
+    duplicate: tuple | None = None  # (ticket or draft, message row id or draft)
+    deferred: bool = False
+
+
+class BatchLookups(threads.Lookups):
+    """Threading facts for a whole batch, read up front; tickets drafted in the batch join in."""
+
+    def __init__(self, items: list[Item], org_id: int):
+        self.org_id = org_id
+        ids: set[str] = set()
+        ticket_ids, numbers = set(), set()
+        for item in items:
+            ids.update(threads.wanted_ids(item.mail))
+            if item.mail.has_message_id:
+                ids.add(item.mail.message_id)
+            token = tokens.ticket_id_from(item.mail.recipients, org_id)
+            if token is not None:
+                ticket_ids.add(token)
+            numbers.update(int(n) for n in threads.SUBJECT_TOKEN.findall(item.mail.subject or ""))
+        self.found: dict[str, tuple] = {}
+        if ids:
+            for message_id, ticket_id, row_id in db.session.execute(
+                    select(Message.message_id, Message.ticket_id, Message.id)
+                    .where(Message.message_id.in_(ids))):
+                self.found.setdefault(message_id, (ticket_id, row_id))
+            for message_id, ticket_id in db.session.execute(
+                    select(Outbox.message_id, Outbox.ticket_id)
+                    .where(Outbox.message_id.in_(ids), Outbox.ticket_id.is_not(None))):
+                self.found.setdefault(message_id, (ticket_id, None))
+        ticket_ids.update(ticket_id for ticket_id, _ in self.found.values())
+        customers = {item.customer.id for item in items if item.customer is not None}
+        recent_since = utcnow() - threads.SAME_SUBJECT_WINDOW
+        conditions = [Ticket.id.in_(ticket_ids), Ticket.number.in_(numbers)] if (
+            ticket_ids or numbers) else []
+        if customers:
+            conditions.append(Ticket.customer_id.in_(customers)
+                              & Ticket.status.in_(threads.SUBJECT_STATUSES)
+                              & (Ticket.last_activity_at >= recent_since))
+        self.tickets: dict[int, Ticket] = {}
+        if conditions:
+            self.tickets = {t.id: t for t in db.session.scalars(
+                select(Ticket).where(or_(*conditions)))}
+        self.numbers = {t.number: t for t in self.tickets.values()}
+        self.recent: dict[int, list] = defaultdict(list)
+        for ticket in sorted(self.tickets.values(), key=lambda t: t.last_activity_at,
+                             reverse=True):
+            if (ticket.status in threads.SUBJECT_STATUSES
+                    and ticket.last_activity_at >= recent_since):
+                self.recent[ticket.customer_id].append(ticket)
+        others = {i.inbound.id for i in items}
+        self.pending_elsewhere = set(db.session.scalars(select(InboundEmail.message_id).where(
+            InboundEmail.message_id.in_(ids), InboundEmail.status == InboundStatus.RECEIVED,
+            InboundEmail.id.not_in(others)))) if ids else set()
+        self.waiting: set[str] = set()  # Message-IDs of batch mails not resolved yet
+        self.may_wait: dict[int, bool] = {}  # inbound id -> may it wait for another worker
+        self.drafted: dict[str, tuple] = {}  # Message-ID -> (draft or ticket, draft message)
+
+    # --- Lookups -------------------------------------------------------------------------
+    def ticket(self, ticket_id):
+        if not isinstance(ticket_id, int):
+            return ticket_id  # already a draft
+        if ticket_id not in self.tickets:
+            self.tickets[ticket_id] = db.session.get(Ticket, ticket_id)
+        return self.tickets[ticket_id]
+
+    def known(self, ids):
+        result = {}
+        for message_id in ids:
+            if message_id in self.drafted:
+                target, draft_message = self.drafted[message_id]
+                result[message_id] = (target, draft_message)
+            elif message_id in self.found:
+                result[message_id] = self.found[message_id]
+        return result
+
+    def by_number(self, number):
+        if number not in self.numbers:
+            self.numbers[number] = super().by_number(number)
+        return self.numbers[number]
+
+    def participant(self, ticket, customer_id):
+        if isinstance(ticket, TicketDraft) or ticket.customer_id == customer_id:
+            return ticket.customer_id == customer_id
+        return super().participant(ticket, customer_id)
+
+    def recent_of_customer(self, customer_id):
+        return self.recent.get(customer_id, [])
+
+    def pending(self, ids, inbound_id):
+        """Waits for a batch mail not resolved yet, or (a few times) for one in another
+        worker's batch."""
+        if any(i in self.waiting for i in ids):
+            return True
+        return self.may_wait.get(inbound_id, False) and any(
+            i in self.pending_elsewhere for i in ids)
+
+    # --- the batch's own tickets -----------------------------------------------------------
+    def register(self, item: Item, target, message: MessageDraft) -> None:
+        self.waiting.discard(item.mail.message_id)
+        if item.mail.has_message_id:
+            self.drafted[item.mail.message_id] = (target, message)
+        if isinstance(target, TicketDraft):
+            self.recent[target.customer_id].insert(0, target)
+
+
+def _customers(items: list[Item]) -> None:
+    """Everyone who wrote, upserted at once; an invalid address leaves the item to the slow
+    path, which quarantines it with the reason."""
+    names: dict[str, str] = {}
+    for item in items:
+        try:
+            item.address = clean_email(item.mail.sender)
+        except ValueError:
+            continue
+        names.setdefault(item.address, (item.mail.sender_name or "").strip()[:200])
+    if not names:
+        return
+    org_id = items[0].inbound.org_id
+    db.session.execute(pg_insert(Customer).values(
+        [{"org_id": org_id, "email": email, "name": name} for email, name in names.items()])
+        .on_conflict_do_nothing(index_elements=["org_id", "email"]))
+    found = {c.email: c for c in db.session.scalars(
+        select(Customer).where(Customer.email.in_(list(names))))}
+    for item in items:
+        item.customer = found.get(item.address)
+
+
+def _resolve(item: Item, lookups: BatchLookups, prepare, drafts: list[TicketDraft],
+             messages: list[MessageDraft]) -> None:
+    """Thread one mail and draft what it becomes. Raises threads.Defer."""
+    match = threads.find_ticket(item.mail, item.customer.id, item.inbound.org_id, lookups,
+                                inbound_id=item.inbound.id, may_defer=True)
+    if match.duplicate_of is not None:
+        item.outcome, item.duplicate = "duplicate", match.duplicate_of
+        lookups.waiting.discard(item.mail.message_id)
+        return
+    text, html, visible, files, headers = prepare(item.mail)
+    target = match.ticket
+    while target is not None and getattr(target, "merged_into_id", None):
+        target = lookups.ticket(target.merged_into_id)
+    if target is None or target.status is Status.CLOSED:
+        target = TicketDraft(
+            customer_id=item.customer.id,
+            subject=(target.subject if target is not None
+                     else " ".join((item.mail.subject or "").split())[:500] or "(no subject)"),
+            tags=["auto"] if item.automatic and target is None else [],
+            mailbox_id=item.inbound.mailbox_id or getattr(target, "mailbox_id", None),
+            follow_up_of=target)
+        item.outcome = "follow_up" if target.follow_up_of is not None else "new_ticket"
+        drafts.append(target)
+    else:
+        item.outcome = "reply"
+    item.message = MessageDraft(ticket=target, customer_id=item.customer.id, body_text=text,
+                                body_html=html, body_visible=visible, headers=headers,
+                                attachments=files, reopen=not item.automatic)
+    messages.append(item.message)
+    lookups.register(item, target, item.message)
+
+
+def _acknowledge(items: list[Item], org, mailboxes) -> None:
+    """One Outbox insert for the batch's acknowledgements (new tickets from people, polled
+    mail only), within the per-address limit for automatic mail."""
+    candidates = [i for i in items if i.outcome in ("new_ticket", "follow_up")
+                  and not i.automatic and i.inbound.mailbox_id is not None]
+    if not candidates or not outbound.acknowledges(org):
+        return
+    addresses = {i.customer.email for i in candidates}
+    sent = dict(db.session.execute(
+        select(Outbox.recipient, func.count()).where(
+            Outbox.recipient.in_(addresses), Outbox.is_automatic.is_(True),
+            Outbox.created_at >= utcnow() - timedelta(hours=1))
+        .group_by(Outbox.recipient)).all())
+    rows = []
+    for item in candidates:
+        customer, ticket = item.customer, item.message.ticket
+        if customer.undeliverable_at is not None or customer.is_blocked:
+            continue
+        if sent.get(customer.email, 0) >= outbound.AUTOMATIC_PER_HOUR:
+            continue
+        sent[customer.email] = sent.get(customer.email, 0) + 1
+        mailbox = mailboxes.get(item.inbound.mailbox_id)
+        message_id = item.mail.message_id if item.mail.has_message_id else None
+        mail = outbound.acknowledgement(
+            org, mailbox, customer, ticket_id=ticket.id, number=ticket.number,
+            subject=ticket.subject, in_reply_to=message_id,
+            references=(item.mail.references + [message_id])[-outbound.MAX_REFERENCES:]
+            if message_id else [])
+        rows.append(outbound.outbox_row(
+            mail, kind=OutboxKind.ACK, org_id=org.id, recipient=customer.email,
+            ticket_id=ticket.id, message_row_id=None, mailbox_id=item.inbound.mailbox_id,
+            automatic=True))
+    if rows:
+        ids = db.session.execute(insert(Outbox.__table__).returning(Outbox.__table__.c.id),
+                                 rows).scalars().all()
+        from helpdesk.mail.delivery import deliver_outbox
+
+        enqueue_after_commit(deliver_outbox, org.id, sorted(ids), queue="mail")
+
+
+@dataclass
+class Result:
+    done: list[Item] = field(default_factory=list)
+    deferred: list[Item] = field(default_factory=list)
+
+
+def _link_inline_images(messages: list[MessageDraft], org, link) -> None:
+    """cid: placeholders -> the stored attachments' URLs (one statement for the batch)."""
+    changes = []
+    for message in messages:
+        html = link(message.body_html, message.stored, org)
+        if html != message.body_html:
+            message.body_html = html
+            changes.append({"id": message.id, "body_html": html})
+    if changes:
+        db.session.execute(update(Message), changes)
+
+
+def run(items: list[Item], ctx, prepare, link, max_deferrals: int) -> Result:
+    """Thread, draft and write a batch of ordinary mail; raises on any failure (the caller
+    then rolls the batch back to its savepoint and takes the one-mail path). Items whose
+    sender is no valid address are left out (customer None) for the one-mail path."""
+    result = Result()
+    _customers(items)
+    items = [i for i in items if i.customer is not None]
+    for item in items:
+        if item.customer.is_blocked:
+            item.outcome = "blocked_sender"
+    open_items = [i for i in items if not i.outcome]
+    lookups = BatchLookups(open_items, ctx.org.id)
+    lookups.waiting = {i.mail.message_id for i in open_items}
+    lookups.may_wait = {i.inbound.id: i.inbound.attempts <= max_deferrals for i in open_items}
+    drafts: list[TicketDraft] = []
+    messages: list[MessageDraft] = []
+    pending = open_items
+    for _ in range(2):  # a reply that came before its original in the batch goes again
+        later = []
+        for item in pending:
+            try:
+                _resolve(item, lookups, prepare, drafts, messages)
+            except threads.Defer:
+                later.append(item)
+        pending = later
+        lookups.waiting = {i.mail.message_id for i in pending}
+        if not pending:
+            break
+    for item in pending:
+        item.deferred = True
+    bulk.write(ctx.org.id, drafts, messages)
+    _link_inline_images(messages, ctx.org, link)
+    _acknowledge(items, ctx.org, ctx.mailboxes)
+    now = utcnow()
+    for item in items:
+        if item.deferred:
+            result.deferred.append(item)
+            continue
+        ticket_id, row_id = None, None
+        if item.message is not None:
+            ticket_id, row_id = item.message.ticket.id, item.message.id
+        elif item.duplicate is not None:
+            target, row = item.duplicate
+            ticket_id = getattr(target, "id", None)
+            row_id = row.id if isinstance(row, MessageDraft) else row
+        inbound = item.inbound
+        inbound.status, inbound.outcome, inbound.error = (InboundStatus.PROCESSED, item.outcome,
+                                                          item.reason)
+        inbound.ticket_id, inbound.message_row_id, inbound.processed_at = ticket_id, row_id, now
+        result.done.append(item)
+    return result
