@@ -24,6 +24,22 @@ def clean_email(value: str) -> str:
     return result.normalized.lower()
 
 
+def clean_sender(value: str) -> str:
+    """A mail's sender as a customer address, tolerant of what real mail carries: a trailing
+    dot, a quoted local part, or an unquoted one with spaces (quoted here). Raises ValueError
+    when it is still no address."""
+    value = (value or "").strip().rstrip(".")
+    local, at, domain = value.rpartition("@")
+    if at and " " in local and not local.startswith('"'):
+        value = f'"{local}"@{domain}'
+    try:
+        result = validate_email(value, check_deliverability=False, globally_deliverable=False,
+                                test_environment=True, allow_quoted_local=True)
+    except EmailNotValidError as error:
+        raise ValueError(str(error)) from error
+    return result.normalized.lower()
+
+
 class EmailAddress:
     """WTForms validator using clean_email."""
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from helpdesk.core.emails import clean_email
+from helpdesk.core.emails import clean_sender
 from helpdesk.core.jobs import enqueue_after_commit
 from helpdesk.core.models import utcnow
 from helpdesk.customers.models import Customer
@@ -145,24 +145,28 @@ class BatchLookups(threads.Lookups):
             self.recent[target.customer_id].insert(0, target)
 
 
+def customers_for(org_id: int, names: dict[str, str]) -> dict[str, Customer]:
+    """The customers with these (clean) addresses, created where new: one upsert, one read."""
+    if not names:
+        return {}
+    db.session.execute(pg_insert(Customer).values(
+        [{"org_id": org_id, "email": email, "name": name[:200]} for email, name in names.items()])
+        .on_conflict_do_nothing(index_elements=["org_id", "email"]))
+    return {c.email: c for c in db.session.scalars(
+        select(Customer).where(Customer.email.in_(list(names))))}
+
+
 def _customers(items: list[Item]) -> None:
     """Everyone who wrote, upserted at once; an invalid address leaves the item to the slow
     path, which quarantines it with the reason."""
     names: dict[str, str] = {}
     for item in items:
         try:
-            item.address = clean_email(item.mail.sender)
+            item.address = clean_sender(item.mail.sender)
         except ValueError:
             continue
-        names.setdefault(item.address, (item.mail.sender_name or "").strip()[:200])
-    if not names:
-        return
-    org_id = items[0].inbound.org_id
-    db.session.execute(pg_insert(Customer).values(
-        [{"org_id": org_id, "email": email, "name": name} for email, name in names.items()])
-        .on_conflict_do_nothing(index_elements=["org_id", "email"]))
-    found = {c.email: c for c in db.session.scalars(
-        select(Customer).where(Customer.email.in_(list(names))))}
+        names.setdefault(item.address, (item.mail.sender_name or "").strip())
+    found = customers_for(items[0].inbound.org_id, names) if names else {}
     for item in items:
         item.customer = found.get(item.address)
 

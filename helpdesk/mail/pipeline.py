@@ -25,7 +25,7 @@ from psycopg import errors as pg_errors
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from helpdesk.core.exceptions import ValidationFailed
+from helpdesk.core.emails import clean_sender
 from helpdesk.core.models import utcnow
 from helpdesk.core.urls import app_path
 from helpdesk.customers.models import Customer
@@ -73,14 +73,14 @@ def _context(org_id: int) -> Context:
 
 # --- steps -----------------------------------------------------------------------------------
 
-def identify_customer(mail: ParsedMail) -> Customer:
+def identify_customer(mail: ParsedMail, org_id: int) -> Customer:
     if not mail.sender:
         raise Quarantine("no sender address (From:) in the mail")
     try:
-        return services.find_or_create_customer(mail.sender, mail.sender_name)
-    except ValidationFailed as error:
-        raise Quarantine(f"sender address {mail.sender!r} is not valid: "
-                         f"{error.fields.get('customer_email', error)}") from error
+        address = clean_sender(mail.sender)
+    except ValueError as error:
+        raise Quarantine(f"sender address {mail.sender!r} is not valid: {error}") from error
+    return ingest.customers_for(org_id, {address: mail.sender_name or ""})[address]
 
 
 def _placeholder(content_id: str) -> str:
@@ -102,8 +102,8 @@ def sanitize(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
             text = html_to_text(html)
     if len(text) > services.MAX_BODY:
         text = text[: services.MAX_BODY - 200] + "\n\n[… cut here: the full mail is kept]"
-    if not text.strip() and not html:
-        text = EMPTY_BODY
+    if not text.strip():
+        text = EMPTY_BODY  # e.g. only an image: the HTML (if any) still shows it
     return text, html, visible_part(text, languages)
 
 
@@ -190,7 +190,7 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
               ticket_id=ticket.id if ticket else None,
               message_row_id=message.id if message else None)
         return
-    customer = identify_customer(mail)
+    customer = identify_customer(mail, ctx.org.id)
     if customer.is_blocked:
         _done(inbound, "blocked_sender")
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
+import pytest
 from sqlalchemy import select
 
 from helpdesk.customers.models import Customer
@@ -272,3 +273,98 @@ def test_tenants_never_thread_into_each_other(mail_org, deliver, in_org):
         assert db.session.get(InboundEmail, rows[0]["id"]) is not None
     with in_org(a.id):
         assert db.session.get(InboundEmail, rows[0]["id"]) is None  # another org's: invisible
+
+
+@pytest.fixture(params=["bulk", "one_by_one"], autouse=True)
+def path(request, monkeypatch):
+    """Every test here runs twice: through the bulk fast path and through the one-mail path
+    (which takes loops, bounces and any batch the bulk path fails on): same results."""
+    if request.param == "one_by_one":
+        from helpdesk.mail import pipeline
+
+        monkeypatch.setattr(pipeline, "_fast_path", lambda rows, ctx: list(rows))
+    return request.param
+
+
+def _bounce_for(original_message_id: str, recipient: str, action="failed", status="5.1.1"):
+    """A delivery status report (RFC 3464) as Postfix writes them."""
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
+To: support@acme.test
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <bounce-{status}-{action}@mx.example.com>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+Content-Type: text/plain; charset=us-ascii
+
+I'm sorry to have to inform you that your message could not be delivered to {recipient}.
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; {recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 {status} User unknown
+
+--B1
+Content-Type: text/rfc822-headers
+
+Message-ID: {original_message_id}
+Subject: Re: x
+
+--B1--
+""".replace("\n", "\r\n").encode()
+
+
+def test_a_bounce_lands_on_its_ticket_and_stops_automatic_mail(mail_org, deliver, in_org):
+    from helpdesk.tickets.models import MessageKind, TicketEvent
+
+    org = mail_org()
+    [first] = deliver(org, make_mail(sender="gone@example.com", subject="First"))
+    [ack] = _outbox(in_org, org, OutboxKind.ACK)
+    [row] = deliver(org, _bounce_for(ack["Message-ID"], "gone@example.com"))
+    assert row["classification"] == "bounce" and row["outcome"] == "bounce"
+    assert row["ticket_id"] == first["ticket_id"]
+    with in_org(org.id):
+        note = db.session.get(Message, row["message_row_id"])
+        assert note.kind is MessageKind.NOTE and "could not be delivered" in note.body_text
+        assert {a.filename for a in note.attachments} >= {"delivery-status.txt"}
+        [event] = db.session.scalars(select(TicketEvent).where(TicketEvent.kind == "bounce"))
+        assert event.data["permanent"] is True and "5.1.1" in event.data["status"]
+        customer = db.session.scalar(select(Customer).where(Customer.email == "gone@example.com"))
+        assert customer.undeliverable_at is not None and "5.1.1" in customer.undeliverable_reason
+        assert db.session.get(Ticket, first["ticket_id"]).status is Status.NEW  # not reopened
+    deliver(org, make_mail(sender="gone@example.com", subject="Second"))
+    assert len(_outbox(in_org, org, OutboxKind.ACK)) == 1  # no acknowledgement to a dead address
+
+
+def test_a_delay_report_is_noted_but_keeps_the_address(mail_org, deliver, in_org):
+    org = mail_org()
+    deliver(org, make_mail(sender="slow@example.com"))
+    [ack] = _outbox(in_org, org, OutboxKind.ACK)
+    [row] = deliver(org, _bounce_for(ack["Message-ID"], "slow@example.com", action="delayed",
+                                     status="4.4.7"))
+    assert row["outcome"] == "bounce"
+    with in_org(org.id):
+        customer = db.session.scalar(select(Customer).where(Customer.email == "slow@example.com"))
+        assert customer.undeliverable_at is None
+
+
+def test_an_unmatched_bounce_is_kept_without_a_ticket(mail_org, deliver, in_org):
+    org = mail_org()
+    [row] = deliver(org, _bounce_for("<unknown@elsewhere>", "who@example.com"))
+    assert row["status"] == "processed" and row["outcome"] == "bounce_unmatched"
+    assert _tickets(in_org, org) == []
+
+
+def test_a_reply_that_arrives_before_its_original_still_threads(mail_org, deliver, in_org):
+    org = mail_org()
+    rows = deliver(org, make_mail(subject="Re: Order", in_reply_to="<orig@c>"),
+                   make_mail(subject="Order", message_id="<orig@c>"))
+    assert rows[0]["ticket_id"] == rows[1]["ticket_id"]
+    assert len(_tickets(in_org, org)) == 1
