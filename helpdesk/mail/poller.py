@@ -55,7 +55,7 @@ def store(org_id: int, mailbox_id: int | None, mails: list[tuple[int | None, byt
     for uid, raw in mails:
         row = {"org_id": org_id, "mailbox_id": mailbox_id, "uid": uid,
                "message_id": dedupe_key(raw), "raw": raw, "size": len(raw),
-               "status": InboundStatus.RECEIVED.value, "received_at": utcnow()}
+               "status": InboundStatus.RECEIVED.value, "received_at": utcnow(), "error": ""}
         size = (too_large or {}).get(uid) if uid is not None else None
         if size is not None or len(raw) > limit:
             row["status"] = InboundStatus.QUARANTINED.value
@@ -63,10 +63,12 @@ def store(org_id: int, mailbox_id: int | None, mails: list[tuple[int | None, byt
             row["error"] = (f"too large: {row['size'] // (1024 * 1024)} MB (the limit is "
                             f"{limit // (1024 * 1024)} MB); only its headers were kept")
         rows.append(row)
+    # executemany (batched VALUES by SQLAlchemy) compiles once; .values(rows) would compile a
+    # new statement per chunk.
     result = db.session.execute(
-        pg_insert(InboundEmail).values(rows)
+        pg_insert(InboundEmail.__table__)
         .on_conflict_do_nothing(constraint="uq_inbound_emails_org_id_mailbox_id_message_id")
-        .returning(InboundEmail.id))
+        .returning(InboundEmail.__table__.c.id), rows)
     return len(result.all())
 
 
