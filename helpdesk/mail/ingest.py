@@ -149,9 +149,9 @@ def customers_for(org_id: int, names: dict[str, str]) -> dict[str, Customer]:
     """The customers with these (clean) addresses, created where new: one upsert, one read."""
     if not names:
         return {}
-    db.session.execute(pg_insert(Customer).values(
+    db.session.execute(
+        pg_insert(Customer.__table__).on_conflict_do_nothing(index_elements=["org_id", "email"]),
         [{"org_id": org_id, "email": email, "name": name[:200]} for email, name in names.items()])
-        .on_conflict_do_nothing(index_elements=["org_id", "email"]))
     return {c.email: c for c in db.session.scalars(
         select(Customer).where(Customer.email.in_(list(names))))}
 
