@@ -149,11 +149,19 @@ def customers_for(org_id: int, names: dict[str, str]) -> dict[str, Customer]:
     """The customers with these (clean) addresses, created where new: one upsert, one read."""
     if not names:
         return {}
-    db.session.execute(
-        pg_insert(Customer.__table__).on_conflict_do_nothing(index_elements=["org_id", "email"]),
-        [{"org_id": org_id, "email": email, "name": name[:200]} for email, name in names.items()])
-    return {c.email: c for c in db.session.scalars(
+    found = {c.email: c for c in db.session.scalars(
         select(Customer).where(Customer.email.in_(list(names))))}
+    new = sorted(set(names) - set(found))  # sorted: concurrent batches lock in one order
+    if new:
+        # Only new addresses are inserted: an existing customer costs no row lock, so two
+        # workers' batches from the same senders do not wait on each other.
+        db.session.execute(
+            pg_insert(Customer.__table__)
+            .on_conflict_do_nothing(index_elements=["org_id", "email"]),
+            [{"org_id": org_id, "email": email, "name": names[email][:200]} for email in new])
+        found.update({c.email: c for c in db.session.scalars(
+            select(Customer).where(Customer.email.in_(new)))})
+    return found
 
 
 def _customers(items: list[Item]) -> None:

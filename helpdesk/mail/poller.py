@@ -88,12 +88,14 @@ def fetch_new(mailbox: Mailbox, on_chunk: Callable[[int], None] | None = None) -
             mailbox.uidvalidity, mailbox.last_uid = uidvalidity, 0
             db.session.commit()
         last = mailbox.last_uid
-        uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        # Sizes of everything new in one round trip: large mail is never downloaded whole.
+        new = [u for u in client.search(["UID", f"{last + 1}:*"]) if u > last]
+        sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in
+                 (client.fetch(new, ["RFC822.SIZE"]).items() if new else ())}
+        uids = sorted(sizes)
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start:start + FETCH_CHUNK]
-            sizes = client.fetch(chunk, ["RFC822.SIZE"])
-            large = {u: int(d.get(b"RFC822.SIZE", 0)) for u, d in sizes.items()
-                     if int(d.get(b"RFC822.SIZE", 0)) > limit}
+            large = {uid: sizes[uid] for uid in chunk if sizes[uid] > limit}
             small = [u for u in chunk if u not in large]
             mails = []
             if small:
