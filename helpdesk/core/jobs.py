@@ -44,6 +44,8 @@ def enqueue_after_commit(func: Callable, *args: Any, queue: str = "default", **k
 
 
 def _flush_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy also calls after_commit when a savepoint is released
     pending = session.info.pop(_PENDING_KEY, [])
     for queue, func, args, kwargs in pending:
         try:

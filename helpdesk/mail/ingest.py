@@ -269,7 +269,7 @@ def _link_inline_images(messages: list[MessageDraft], org, link) -> None:
         db.session.execute(update(Message), changes)
 
 
-def run(items: list[Item], ctx, prepare, link, max_deferrals: int) -> Result:
+def run(items: list[Item], ctx, prepare, link, may_defer) -> Result:
     """Thread, draft and write a batch of ordinary mail; raises on any failure (the caller
     then rolls the batch back to its savepoint and takes the one-mail path). Items whose
     sender is no valid address are left out (customer None) for the one-mail path."""
@@ -282,11 +282,13 @@ def run(items: list[Item], ctx, prepare, link, max_deferrals: int) -> Result:
     open_items = [i for i in items if not i.outcome]
     lookups = BatchLookups(open_items, ctx.org.id)
     lookups.waiting = {i.mail.message_id for i in open_items}
-    lookups.may_wait = {i.inbound.id: i.inbound.attempts <= max_deferrals for i in open_items}
+    lookups.may_wait = {i.inbound.id: may_defer(i.inbound) for i in open_items}
     drafts: list[TicketDraft] = []
     messages: list[MessageDraft] = []
     pending = open_items
-    for _ in range(2):  # a reply that came before its original in the batch goes again
+    for round_number in range(2):  # a reply that came before its original goes again
+        if round_number == 1:
+            lookups.waiting = set()  # second round: nobody waits on batch mates (cycles)
         later = []
         for item in pending:
             try:
@@ -294,7 +296,6 @@ def run(items: list[Item], ctx, prepare, link, max_deferrals: int) -> Result:
             except threads.Defer:
                 later.append(item)
         pending = later
-        lookups.waiting = {i.mail.message_id for i in pending}
         if not pending:
             break
     for item in pending:

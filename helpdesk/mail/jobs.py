@@ -13,7 +13,7 @@ from redis.exceptions import LockError
 from sqlalchemy import func, select
 
 from helpdesk.core import tenancy
-from helpdesk.core.jobs import enqueue_after_commit, get_queue, org_job
+from helpdesk.core.jobs import get_queue, org_job
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db, redis_store
 from helpdesk.mail import imap, pipeline, poller
@@ -71,9 +71,17 @@ def poll_now(mailbox: Mailbox, *, helpers: bool = True) -> dict:
             result["stored"] = poller.fetch_new(mailbox, on_chunk=on_chunk)
             mailbox.last_error = ""
         except imap.MailboxError as error:
+            db.session.rollback()
             mailbox.last_error = str(error)
             result["error"] = str(error)
             log.warning("mailbox %s (%s): %s", mailbox.id, mailbox.address, error)
+        except LockLost:
+            raise
+        except Exception as error:  # a bug must show on the mailbox, not loop unseen
+            db.session.rollback()
+            log.exception("mailbox %s (%s): polling failed", mailbox.id, mailbox.address)
+            mailbox.last_error = f"polling failed: {type(error).__name__}: {error}"[:2000]
+            result["error"] = mailbox.last_error
         mailbox.last_polled_at = utcnow()
         db.session.commit()
         result["processed"] = pipeline.process_pending(mailbox.org_id, mailbox_id=mailbox.id,
@@ -118,7 +126,8 @@ def enqueue_due_polls() -> int:
     for org_id, mailbox_id, interval in due:
         if client.exists(_lock_key(mailbox_id)):
             continue  # still polling
-        if client.set(_queued_key(mailbox_id), 1, nx=True, ex=max(interval, 60) * 5):
+        # The key lives until the poll ends; if the job is lost it expires on its own.
+        if client.set(_queued_key(mailbox_id), 1, nx=True, ex=min(max(interval * 3, 300), 3600)):
             get_queue("mail").enqueue(poll_mailbox, org_id, mailbox_id, job_timeout=JOB_TIMEOUT)
             queued += 1
     return queued
@@ -140,5 +149,3 @@ def enqueue_stranded() -> int:
     return len(orgs)
 
 
-def after_commit_process(org_id: int) -> None:
-    enqueue_after_commit(process_inbound, org_id, queue="mail")

@@ -397,6 +397,9 @@ def _raw_get(message: StdMessage, name: str) -> str | None:
     return None
 
 
+MAX_ID = 500  # characters; the indexed columns hold 998, btree entries at most ~2,700 bytes
+
+
 def message_ids(value: str | None) -> list[str]:
     """The "<id>" tokens of an In-Reply-To / References value; tolerant of comments and of ids
     sent without angle brackets."""
@@ -406,7 +409,10 @@ def message_ids(value: str | None) -> list[str]:
     if not found:
         bare = COMMENT.sub(" ", value).replace(",", " ").split()
         found = [f"<{token.strip('<>')}>" for token in bare if "@" in token.strip("<>")[1:]]
-    return list(dict.fromkeys(found))
+    # Real ids are short printable ASCII. Anything else (NUL bytes, 8-bit text, kilobytes)
+    # could not be stored or indexed, and can never match one of ours: dropped.
+    return [i for i in dict.fromkeys(found)
+            if len(i) <= MAX_ID and i.isascii() and i.isprintable()]
 
 
 class _Hints:

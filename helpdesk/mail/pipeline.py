@@ -19,10 +19,11 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import quote
 
 from psycopg import errors as pg_errors
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from helpdesk.core.emails import clean_sender
@@ -30,7 +31,7 @@ from helpdesk.core.models import utcnow
 from helpdesk.core.urls import app_path
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.mail import ingest, outbound, threads
+from helpdesk.mail import crashes, ingest, outbound, threads
 from helpdesk.mail.bounces import handle_bounce
 from helpdesk.mail.classify import Kind, classify
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
@@ -44,7 +45,10 @@ from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text, 
 
 log = logging.getLogger(__name__)
 BATCH = 200  # mails per transaction: the bulk path writes each batch in ~20 statements
-MAX_DEFERRALS = 20  # batches; then a reply whose original is stuck is threaded as best we can
+MAX_RETRIES = 5  # batch reruns after deadlocks or lost connections, then the job fails
+MAX_IDLE_ROUNDS = 10  # batches that only waited on other workers' mail before giving up
+DEFER_WINDOW = timedelta(minutes=2)
+BATCH_BYTES = 64 * 1024 * 1024  # a batch holds at most this much raw mail (but always one)
 EMPTY_BODY = "(this mail has no text)"
 CID = re.compile(r"""(["'(])cid:([^"')\s>]+)""", re.IGNORECASE)
 CID_PLACEHOLDER = "/_inline/"
@@ -217,32 +221,76 @@ def _done(inbound: InboundEmail, outcome: str, *, ticket_id: int | None = None,
 
 
 def _retryable(error: BaseException) -> bool:
-    """Database trouble that says nothing about the mail (deadlock, lost connection): the whole
-    batch rolls back and runs again; it must not quarantine anything."""
-    if isinstance(error, OperationalError):
+    """Database trouble that says nothing about the mail (a deadlock, a serialization failure,
+    a lost connection): the whole batch rolls back and runs again, quarantining nothing.
+    Everything else (a value too long, a statement timeout ...) is about some mail."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if isinstance(error.orig, pg_errors.TransactionRollback):
         return True
-    if isinstance(error, DBAPIError):
-        return isinstance(error.orig, pg_errors.TransactionRollback | pg_errors.OperationalError)
-    return False
+    return error.connection_invalidated or (
+        isinstance(error, OperationalError)
+        and (getattr(error.orig, "sqlstate", None) or "08").startswith(("08", "57P"))
+    )
 
 
-def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] | None = None,
-                  limit: int = BATCH) -> int:
-    """Claim up to `limit` stored mails of the org (oldest first), process them, flush.
-    Returns how many were claimed; the caller commits."""
-    query = select(InboundEmail).where(InboundEmail.status == InboundStatus.RECEIVED)
+@dataclass
+class Batch:
+    handled: list[int] = field(default_factory=list)  # inbound ids run through (incl. deferred)
+    deferred: int = 0
+
+
+def _claim(org_id: int, mailbox_id: int | None, ids: list[int] | None,
+           limit: int) -> list[InboundEmail]:
+    """Lock up to `limit` stored mails (oldest first; others' locked rows skipped), at most
+    BATCH_BYTES of them together (but always one)."""
+    query = select(InboundEmail.id, InboundEmail.size).where(
+        InboundEmail.status == InboundStatus.RECEIVED)
     if mailbox_id is not None:
         query = query.where(InboundEmail.mailbox_id == mailbox_id)
     if ids is not None:
         query = query.where(InboundEmail.id.in_(ids))
-    rows = db.session.scalars(query.order_by(InboundEmail.id).limit(limit)
-                              .with_for_update(skip_locked=True)).all()
+    sizes = db.session.execute(query.order_by(InboundEmail.id).limit(limit)
+                               .with_for_update(skip_locked=True)).all()
+    chosen, total = [], 0
+    for inbound_id, size in sizes:
+        if chosen and total + size > BATCH_BYTES:
+            break
+        chosen.append(inbound_id)
+        total += size
+    if not chosen:
+        return []
+    return list(db.session.scalars(select(InboundEmail).where(InboundEmail.id.in_(chosen))
+                                   .order_by(InboundEmail.id)))
+
+
+def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] | None = None,
+                  limit: int = BATCH) -> Batch:
+    """Claim a batch of stored mails of the org, process them, flush; the caller commits and
+    then calls `crashes.forget(batch.handled)`.
+
+    Mail that was in a batch that never finished twice (the worker died: out of memory, a
+    crash, a kill) is run alone, and set aside in quarantine after GIVE_UP_AFTER such runs, so
+    one poisonous mail cannot stop the mailbox."""
+    rows = _claim(org_id, mailbox_id, ids, limit)
     if not rows:
-        return 0
+        return Batch()
+    previous = crashes.counts([r.id for r in rows])
+    suspects = [r for r in rows if previous[r.id] >= crashes.SUSPECT_AFTER]
+    if suspects:
+        rows = suspects[:1]
+        if previous[rows[0].id] >= crashes.GIVE_UP_AFTER:
+            describe(rows[0])
+            _quarantine(rows[0], Quarantine(
+                f"processing this mail stopped the worker {previous[rows[0].id]} times (out "
+                f"of memory? a crash?); it was set aside"))
+            db.session.flush()
+            return Batch(handled=[rows[0].id])
+    crashes.count([r.id for r in rows])
     ctx = _context(org_id)
     for inbound in rows:
         inbound.attempts += 1
-    pending = _fast_path(rows, ctx)
+    pending = _fast_path(rows, ctx) if not suspects else rows
     # The one-mail path for the rest. Two rounds: a reply that came before its original in
     # the same batch goes again after it.
     for _ in range(2):
@@ -254,7 +302,8 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
         if not pending:
             break
     db.session.flush()
-    return len(rows)
+    waiting = sum(1 for r in rows if r.status is InboundStatus.RECEIVED)
+    return Batch(handled=[r.id for r in rows], deferred=waiting)
 
 
 def prepare(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
@@ -310,7 +359,7 @@ def _fast_path(rows: list[InboundEmail], ctx: Context) -> list[InboundEmail]:
     savepoint = db.session.begin_nested()
     try:
         result = ingest.run(items, ctx, functools.partial(prepare, languages=ctx.languages),
-                            link_stored, MAX_DEFERRALS)
+                            link_stored, may_defer)
         savepoint.commit()
     except Exception as error:  # noqa: BLE001 - retried mail by mail below
         savepoint.rollback()
@@ -332,15 +381,18 @@ def _run_step(inbound: InboundEmail, ctx: Context) -> bool:
         log.exception("inbound mail %s could not be parsed", inbound.id)
         _quarantine(inbound, error)
         return True
+    files = files_written()
     savepoint = db.session.begin_nested()
     try:
-        process_one(inbound, mail, ctx, may_defer=inbound.attempts <= MAX_DEFERRALS)
+        process_one(inbound, mail, ctx, may_defer=may_defer(inbound))
         savepoint.commit()
     except threads.Defer:
         savepoint.rollback()
+        forget_files_since(files)
         return False
     except Exception as error:  # noqa: BLE001 - any failure quarantines this mail only
         savepoint.rollback()
+        forget_files_since(files)
         if _retryable(error):
             raise
         if not isinstance(error, Quarantine):
@@ -350,8 +402,13 @@ def _run_step(inbound: InboundEmail, ctx: Context) -> bool:
 
 
 def _quarantine(inbound: InboundEmail, error: BaseException) -> None:
-    reason = str(error) if isinstance(error, Quarantine) else (
-        f"{type(error).__name__}: {error}")
+    if isinstance(error, Quarantine):
+        reason = str(error)
+    elif isinstance(error, DBAPIError):  # the database's own words, not the whole statement
+        first_line = (str(error.orig) or type(error.orig).__name__).splitlines()[0]
+        reason = f"the database refused it: {first_line}"
+    else:
+        reason = f"{type(error).__name__}: {error}"
     inbound.status = InboundStatus.QUARANTINED
     inbound.error = reason[:2000]
     inbound.processed_at = utcnow()
@@ -361,34 +418,43 @@ def process_pending(org_id: int, *, mailbox_id: int | None = None,
                     max_batches: int | None = None,
                     on_batch: Callable[[int], None] | None = None) -> int:
     """Process stored mail batch by batch, committing each; returns how many were handled."""
-    total, batches = 0, 0
+    total, batches, retries, idle = 0, 0, 0, 0
     while max_batches is None or batches < max_batches:
         try:
-            claimed = process_batch(org_id, mailbox_id=mailbox_id)
+            batch = process_batch(org_id, mailbox_id=mailbox_id)
             db.session.commit()
+            crashes.forget()
         except Exception as error:
             db.session.rollback()
-            if not _retryable(error):
-                raise
-            log.warning("inbound batch rolled back, retrying: %s", error)
+            retries += 1
+            if not _retryable(error) or retries > MAX_RETRIES:
+                raise  # counted claims stay: a mail that keeps failing ends up set aside
+            crashes.forget()
+            log.warning("inbound batch rolled back (%s), retry %s", error, retries)
+            time.sleep(0.2 * retries)
             continue
-        if not claimed:
+        if not batch.handled:
             break
-        if claimed == _still_waiting(org_id, mailbox_id, claimed):
-            time.sleep(0.05)  # all of it waits on another worker's batch: give it a moment
-        total += claimed
+        done = len(batch.handled) - batch.deferred
+        if not done:
+            # Everything left waits for mail another worker is processing right now: give
+            # it a moment, then leave the rest to the next poll.
+            idle += 1
+            if idle > MAX_IDLE_ROUNDS:
+                break
+            time.sleep(0.2)
+            continue
+        idle = 0
+        total += done
         batches += 1
         if on_batch is not None:
             on_batch(total)
     return total
 
 
-def _still_waiting(org_id: int, mailbox_id: int | None, limit: int) -> int:
-    query = select(func.count()).select_from(InboundEmail).where(
-        InboundEmail.status == InboundStatus.RECEIVED, InboundEmail.attempts > 0)
-    if mailbox_id is not None:
-        query = query.where(InboundEmail.mailbox_id == mailbox_id)
-    return min(db.session.scalar(query), limit)
+def may_defer(inbound: InboundEmail) -> bool:
+    """A reply may wait DEFER_WINDOW for its original; then it is threaded as best we can."""
+    return inbound.received_at >= utcnow() - DEFER_WINDOW
 
 
 def reprocess(inbound: InboundEmail) -> None:
@@ -397,4 +463,6 @@ def reprocess(inbound: InboundEmail) -> None:
     inbound.error = ""
     inbound.attempts = 0
     db.session.flush()
+    crashes.reset([inbound.id])
     process_batch(inbound.org_id, ids=[inbound.id], limit=1)
+    crashes.forget()  # the request commits it: not a claim that could be left unfinished

@@ -40,7 +40,7 @@ def dedupe_key(raw: bytes) -> str:
     except Exception:  # noqa: BLE001 - a broken header block dedupes by digest
         value = None
     ids = message_ids(str(value) if value else None)
-    if ids and len(ids[0]) <= 900:
+    if ids:
         return ids[0]
     return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
 

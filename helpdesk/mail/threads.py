@@ -54,8 +54,9 @@ def is_reply_subject(subject: str) -> bool:
 
 
 def wanted_ids(mail: ParsedMail) -> list[str]:
-    """The Message-IDs a mail answers, most direct first."""
-    return list(dict.fromkeys(mail.in_reply_to + list(reversed(mail.references))))
+    """The Message-IDs a mail answers, most direct first (never its own)."""
+    return [i for i in dict.fromkeys(mail.in_reply_to + list(reversed(mail.references)))
+            if i != mail.message_id]
 
 
 class Lookups:

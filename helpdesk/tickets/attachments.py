@@ -97,6 +97,8 @@ def files_written() -> int:
 
 
 def _forget_files(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the files still go if the transaction rolls back
     session.info.pop(_NEW_FILES, None)
 
 
