@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import re
-from email.parser import BytesHeaderParser
+from email.parser import BytesHeaderParser, Parser
+from email.policy import compat32
 
 from sqlalchemy import select
 
@@ -17,20 +18,27 @@ from helpdesk.mail.parsing import ParsedMail, message_ids
 from helpdesk.orgs.models import Organization
 from helpdesk.tickets import events, services
 from helpdesk.tickets.attachments import max_size
-from helpdesk.tickets.models import Message, MessageKind, Ticket
-
-FINAL_RECIPIENT = re.compile(
-    r"^(?:final|original)-recipient:\s*(?:rfc822;)?\s*<?([^\s<>;]+@[^\s<>;]+)",
-    re.IGNORECASE | re.MULTILINE)
-ACTION = re.compile(r"^action:\s*(\w+)", re.IGNORECASE | re.MULTILINE)
-STATUS = re.compile(r"^status:\s*([245]\.\d{1,3}\.\d{1,3})", re.IGNORECASE | re.MULTILINE)
-DIAGNOSTIC = re.compile(r"^diagnostic-code:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+from helpdesk.tickets.models import Message, Ticket
 
 
-def _report(mail: ParsedMail) -> str:
-    parts = [a.data.decode("utf-8", errors="replace") for a in mail.attachments
-             if a.content_type == "message/delivery-status"]
-    return "\n".join(parts)
+def _report_fields(mail: ParsedMail) -> list[dict[str, str]]:
+    """The per-recipient blocks of the delivery report (RFC 3464), header folding undone."""
+    blocks = []
+    for item in mail.attachments:
+        if item.content_type != "message/delivery-status":
+            continue
+        text = item.data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        for chunk in re.split(r"\n\s*\n", text):
+            fields = Parser(policy=compat32).parsestr(chunk.strip() + "\n", headersonly=True)
+            block = {k.lower(): " ".join(str(v).split()) for k, v in fields.items()}
+            if "final-recipient" in block or "original-recipient" in block:
+                blocks.append(block)
+    return blocks
+
+
+def _address(field: str) -> str:
+    value = field.split(";", 1)[-1].strip().strip("<>").lower()
+    return value if "@" in value else ""
 
 
 def original_ids(mail: ParsedMail) -> list[str]:
@@ -46,33 +54,36 @@ def original_ids(mail: ParsedMail) -> list[str]:
 
 
 def handle_bounce(mail: ParsedMail, org: Organization) -> tuple[Ticket | None, Message | None]:
+    """Only a report about mail we sent counts: it must name one of our Message-IDs, and only
+    that mail's recipient can be marked undeliverable (a forged report changes nothing)."""
     ids = original_ids(mail)
     bounced = db.session.scalar(select(Outbox).where(Outbox.message_id.in_(ids)).limit(1)) \
         if ids else None
-    report = _report(mail)
-    recipients = FINAL_RECIPIENT.findall(report) or ([bounced.recipient] if bounced else [])
-    action = (ACTION.search(report).group(1).lower() if ACTION.search(report) else "failed")
-    status = STATUS.search(report).group(1) if STATUS.search(report) else ""
+    if bounced is None:
+        return None, None
+    blocks = [b for b in _report_fields(mail)
+              if _address(b.get("final-recipient") or b.get("original-recipient", ""))
+              == bounced.recipient.lower()] or [{}]
+    block = blocks[0]
+    action = block.get("action", "failed").lower()
+    status = block.get("status", "")
     permanent = action == "failed" and not status.startswith("4")
-    diagnostic = DIAGNOSTIC.search(report)
-    reason = f"{action} {status} {diagnostic.group(1).strip() if diagnostic else ''}".strip()
+    diagnostic = block.get("diagnostic-code", "").split(";", 1)[-1].strip()
+    reason = " ".join(part for part in (action, status, diagnostic) if part)
     if permanent:
-        for address in {r.lower() for r in recipients}:
-            customer = db.session.scalar(select(Customer).where(Customer.email == address))
-            if customer is not None and customer.undeliverable_at is None:
-                customer.undeliverable_at = utcnow()
-                customer.undeliverable_reason = f"bounce: {reason}"[:2000]
-    if bounced is None or bounced.ticket_id is None:
+        customer = db.session.scalar(select(Customer).where(Customer.email == bounced.recipient))
+        if customer is not None and customer.undeliverable_at is None:
+            customer.undeliverable_at = utcnow()
+            customer.undeliverable_reason = f"bounce: {reason}"[:2000]
+    if bounced.ticket_id is None:
         return None, None
     ticket = services.resolve_merged(db.session.get(Ticket, bounced.ticket_id))
-    recipient = ", ".join(recipients) or bounced.recipient
     what = "could not be delivered" if permanent else "is delayed"
-    text = (f"Mail to {recipient} {what} ({reason or 'no details'}).\n\n"
+    text = (f"Mail to {bounced.recipient} {what} ({reason or 'no details'}).\n\n"
             f"{mail.text.strip()[:5000]}")
     files = [(a.filename, io.BytesIO(a.data), a.content_type) for a in mail.attachments
              if len(a.data) <= max_size()]
-    message = services._add_message_row(ticket, MessageKind.NOTE, None, None, text,
-                                        services.text_to_html(text), files,
-                                        {"message_id": mail.message_id})
-    events.bounced(ticket, recipient, reason, permanent)
+    message = services.add_system_note(ticket, text, files,
+                                       mail.message_id if mail.has_message_id else None)
+    events.bounced(ticket, bounced.recipient, reason, permanent)
     return ticket, message

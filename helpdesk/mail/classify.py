@@ -35,7 +35,7 @@ def is_bounce(mail: ParsedMail) -> bool:
     return bool(robot and BOUNCE_SUBJECT.match(mail.subject or ""))
 
 
-def automatic_reason(mail: ParsedMail, our_addresses: set[str] = frozenset()) -> str | None:
+def automatic_reason(mail: ParsedMail) -> str | None:
     """Why this mail is automatic (a header or the sender), or None for a person's mail."""
     headers = mail.headers
     submitted = headers.get("auto-submitted", "").strip().lower()
@@ -53,11 +53,17 @@ def automatic_reason(mail: ParsedMail, our_addresses: set[str] = frozenset()) ->
     return None
 
 
-def classify(mail: ParsedMail, our_addresses: set[str]) -> tuple[Kind, str]:
-    """(kind, reason). `our_addresses`: the org's mailbox addresses (mail from them is ours)."""
-    if LOOP_HEADER.lower() in mail.headers:
+def _without_tag(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def classify(mail: ParsedMail, our_addresses: set[str], loop_value: str) -> tuple[Kind, str]:
+    """(kind, reason). `our_addresses`: the org's mailbox addresses (mail from them, or from
+    their +tagged forms, is ours); `loop_value`: what our X-Helpdesk-Loop header says."""
+    if loop_value and loop_value in mail.headers.get(LOOP_HEADER.lower(), ""):
         return Kind.LOOP, f"{LOOP_HEADER} header: our own mail came back"
-    if mail.sender and mail.sender in our_addresses:
+    if mail.sender and _without_tag(mail.sender) in our_addresses:
         return Kind.LOOP, f"sent from our own address {mail.sender}"
     if is_bounce(mail):
         return Kind.BOUNCE, "delivery status report"

@@ -22,7 +22,7 @@ from helpdesk.core.jobs import enqueue_after_commit
 from helpdesk.core.models import utcnow
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.mail import outbound, threads, tokens
+from helpdesk.mail import content, outbound, threads, tokens
 from helpdesk.mail.models import InboundEmail, InboundStatus, Outbox, OutboxKind
 from helpdesk.mail.parsing import ParsedMail
 from helpdesk.tickets import bulk
@@ -41,6 +41,7 @@ class Item:
     outcome: str = ""
     message: MessageDraft | None = None
     duplicate: tuple | None = None  # (ticket or draft, message row id or draft)
+    closed_ticket: Ticket | None = None  # automatic mail to a closed ticket: kept, not added
     deferred: bool = False
 
 
@@ -179,8 +180,8 @@ def _customers(items: list[Item]) -> None:
         item.customer = found.get(item.address)
 
 
-def _resolve(item: Item, lookups: BatchLookups, prepare, drafts: list[TicketDraft],
-             messages: list[MessageDraft]) -> None:
+def _resolve(item: Item, lookups: BatchLookups, languages: tuple[str, ...],
+             drafts: list[TicketDraft], messages: list[MessageDraft]) -> None:
     """Thread one mail and draft what it becomes. Raises threads.Defer."""
     match = threads.find_ticket(item.mail, item.customer.id, item.inbound.org_id, lookups,
                                 inbound_id=item.inbound.id, may_defer=True)
@@ -188,25 +189,32 @@ def _resolve(item: Item, lookups: BatchLookups, prepare, drafts: list[TicketDraf
         item.outcome, item.duplicate = "duplicate", match.duplicate_of
         lookups.waiting.discard(item.mail.message_id)
         return
-    text, html, visible, files, headers = prepare(item.mail)
-    target = match.ticket
-    while target is not None and getattr(target, "merged_into_id", None):
+    target, seen = match.ticket, set()
+    while target is not None and getattr(target, "merged_into_id", None) and id(target) not in seen:
+        seen.add(id(target))
         target = lookups.ticket(target.merged_into_id)
+    if target is not None and target.status is Status.CLOSED and item.automatic:
+        # An out-of-office to a closed ticket opens nothing (the raw mail is kept).
+        item.outcome, item.closed_ticket = "automatic_to_closed", target
+        lookups.waiting.discard(item.mail.message_id)
+        return
+    prepared = content.prepare(item.mail, languages)
     if target is None or target.status is Status.CLOSED:
         target = TicketDraft(
             customer_id=item.customer.id,
             subject=(target.subject if target is not None
-                     else " ".join((item.mail.subject or "").split())[:500] or "(no subject)"),
+                     else threads.ticket_subject(item.mail.subject)),
             tags=["auto"] if item.automatic and target is None else [],
-            mailbox_id=item.inbound.mailbox_id or getattr(target, "mailbox_id", None),
+            mailbox_id=getattr(target, "mailbox_id", None) or item.inbound.mailbox_id,
             follow_up_of=target)
         item.outcome = "follow_up" if target.follow_up_of is not None else "new_ticket"
         drafts.append(target)
     else:
         item.outcome = "reply"
-    item.message = MessageDraft(ticket=target, customer_id=item.customer.id, body_text=text,
-                                body_html=html, body_visible=visible, headers=headers,
-                                attachments=files, reopen=not item.automatic)
+    item.message = MessageDraft(
+        ticket=target, customer_id=item.customer.id, body_text=prepared.text,
+        body_html=prepared.html, body_visible=prepared.visible, headers=prepared.headers,
+        attachments=prepared.files, reopen=not item.automatic)
     messages.append(item.message)
     lookups.register(item, target, item.message)
 
@@ -257,11 +265,33 @@ class Result:
     deferred: list[Item] = field(default_factory=list)
 
 
-def _link_inline_images(messages: list[MessageDraft], org, link) -> None:
+class TargetsChanged(Exception):  # noqa: N818
+    """A ticket this batch writes to was closed or merged meanwhile (an agent was quicker):
+    the batch goes the one-mail way, which decides again under the lock."""
+
+
+def _lock_targets(messages: list[MessageDraft]) -> None:
+    """Lock the existing tickets the batch writes to (in id order: no deadlocks between
+    batches) and make sure what the decisions were based on still holds."""
+    tickets = {m.ticket.id: m.ticket for m in messages if isinstance(m.ticket, Ticket)}
+    if not tickets:
+        return
+    now = db.session.execute(select(Ticket.id, Ticket.status, Ticket.merged_into_id)
+                             .where(Ticket.id.in_(sorted(tickets))).order_by(Ticket.id)
+                             .with_for_update(of=Ticket))
+    for ticket_id, status, merged_into_id in now:
+        ticket = tickets[ticket_id]
+        if status is not ticket.status or merged_into_id != ticket.merged_into_id:
+            raise TargetsChanged(f"ticket #{ticket.number} changed while mail came in")
+
+
+def _link_inline_images(messages: list[MessageDraft], org) -> None:
     """cid: placeholders -> the stored attachments' URLs (one statement for the batch)."""
     changes = []
     for message in messages:
-        html = link(message.body_html, message.stored, org)
+        html = content.link_inline(
+            message.body_html, [(row["id"], row["content_id"]) for row in message.stored],
+            org.slug)
         if html != message.body_html:
             message.body_html = html
             changes.append({"id": message.id, "body_html": html})
@@ -269,7 +299,7 @@ def _link_inline_images(messages: list[MessageDraft], org, link) -> None:
         db.session.execute(update(Message), changes)
 
 
-def run(items: list[Item], ctx, prepare, link, may_defer) -> Result:
+def run(items: list[Item], ctx, may_defer, acknowledge) -> Result:
     """Thread, draft and write a batch of ordinary mail; raises on any failure (the caller
     then rolls the batch back to its savepoint and takes the one-mail path). Items whose
     sender is no valid address are left out (customer None) for the one-mail path."""
@@ -292,7 +322,7 @@ def run(items: list[Item], ctx, prepare, link, may_defer) -> Result:
         later = []
         for item in pending:
             try:
-                _resolve(item, lookups, prepare, drafts, messages)
+                _resolve(item, lookups, ctx.languages, drafts, messages)
             except threads.Defer:
                 later.append(item)
         pending = later
@@ -300,9 +330,11 @@ def run(items: list[Item], ctx, prepare, link, may_defer) -> Result:
             break
     for item in pending:
         item.deferred = True
+    _lock_targets(messages)
     bulk.write(ctx.org.id, drafts, messages)
-    _link_inline_images(messages, ctx.org, link)
-    _acknowledge(items, ctx.org, ctx.mailboxes)
+    _link_inline_images(messages, ctx.org)
+    _acknowledge([i for i in items if acknowledge(i.mail, i.inbound, ctx)], ctx.org,
+                 ctx.mailboxes)
     now = utcnow()
     for item in items:
         if item.deferred:
@@ -311,6 +343,8 @@ def run(items: list[Item], ctx, prepare, link, may_defer) -> Result:
         ticket_id, row_id = None, None
         if item.message is not None:
             ticket_id, row_id = item.message.ticket.id, item.message.id
+        elif item.closed_ticket is not None:
+            ticket_id = item.closed_ticket.id
         elif item.duplicate is not None:
             target, row = item.duplicate
             ticket_id = getattr(target, "id", None)

@@ -28,6 +28,7 @@ from helpdesk.extensions import db
 from helpdesk.mail import tokens
 from helpdesk.mail.classify import LOOP_HEADER
 from helpdesk.mail.models import Mailbox, Outbox, OutboxKind
+from helpdesk.mail.threads import REPLY_PREFIX
 from helpdesk.orgs.models import Membership, Organization
 from helpdesk.tickets import canned
 from helpdesk.tickets.attachments import attachment_path
@@ -59,9 +60,9 @@ def mailbox_for(ticket: Ticket | None) -> Mailbox | None:
 def _sender(org: Organization, mailbox: Mailbox | None) -> tuple[str, str]:
     """(From header, bare address)."""
     if mailbox is not None:
-        return formataddr((mailbox.name or org.name, mailbox.address)), mailbox.address
-    name, address = parseaddr(current_app.config["MAIL_FROM"])
-    return formataddr((org.name or name, address)), address
+        return address(mailbox.name or org.name, mailbox.address), mailbox.address
+    name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
+    return address(org.name or name, sender_address), sender_address
 
 
 def _thread_headers(ticket: Ticket) -> tuple[str | None, list[str]]:
@@ -77,10 +78,6 @@ def _thread_headers(ticket: Ticket) -> tuple[str | None, list[str]]:
     return last.message_id, list(dict.fromkeys(chain))[-MAX_REFERENCES:]
 
 
-def _subject(ticket: Ticket, prefix: str = "Re: ") -> str:
-    return f"{prefix}{ticket.subject} [#{ticket.number}]"
-
-
 def _text_part(text: str, subtype: str = "plain") -> MIMEText:
     part = MIMEText("", subtype, "utf-8")
     part.replace_header("Content-Transfer-Encoding", "quoted-printable")
@@ -88,14 +85,33 @@ def _text_part(text: str, subtype: str = "plain") -> MIMEText:
     return part
 
 
+def one_line(value: str) -> str:
+    """Header text on one line: a CR or LF from a customer's name or subject (or any control
+    character) must never start a header or the body of our mail."""
+    return " ".join("".join(c if c.isprintable() else " " for c in value or "").split())
+
+
 def _header(value: str) -> str:
     """Non-ASCII header text as RFC 2047 encoded words (addresses come encoded already)."""
+    value = one_line(value)
     return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def address(name: str, email: str) -> str:
+    return formataddr((one_line(name), email))
+
+
+def reply_subject(subject: str, number: int) -> str:
+    """"Re: <subject> [#n]", without stacking "Re: Re:" or a second "[#n]"."""
+    subject = one_line(subject)
+    if f"[#{number}]" not in subject:
+        subject = f"{subject} [#{number}]"
+    return subject if REPLY_PREFIX.match(subject) else f"Re: {subject}"
 
 
 def build(*, sender: str, sender_address: str, to: str, subject: str, text: str,
           html: str | None = None, reply_to: str | None = None, in_reply_to: str | None = None,
-          references: list[str] | None = None, automatic: bool = False, org_slug: str = "",
+          references: list[str] | None = None, automatic: bool = False, loop: str = "",
           attachments: list[tuple[str, str, bytes]] = ()) -> Message:
     """A complete mail. Built with the classic (compat32) email classes: a few times faster
     than EmailMessage's header objects, which matters for a batch of acknowledgements."""
@@ -113,8 +129,8 @@ def build(*, sender: str, sender_address: str, to: str, subject: str, text: str,
                             filename=filename if filename.isascii() else ("utf-8", "", filename))
             body.attach(part)
     message = body
-    message["From"] = sender  # formataddr() output: encoded already
-    message["To"] = to
+    message["From"] = one_line(sender)  # address() output: encoded already
+    message["To"] = one_line(to)
     message["Subject"] = _header(subject)
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2] or "localhost")
@@ -124,7 +140,7 @@ def build(*, sender: str, sender_address: str, to: str, subject: str, text: str,
         message["In-Reply-To"] = in_reply_to
     if references:
         message["References"] = " ".join(references)
-    message[LOOP_HEADER] = org_slug or "helpdesk"
+    message[LOOP_HEADER] = loop or "helpdesk"
     if automatic:
         message["Auto-Submitted"] = "auto-replied"
         message["X-Auto-Response-Suppress"] = "All"  # asks Exchange not to answer it
@@ -179,10 +195,11 @@ def queue_reply(ticket: Ticket, message: MessageRow) -> Outbox | None:
     files = [(a.filename, a.content_type, attachment_path(a).read_bytes())
              for a in message.attachments]
     mail = build(sender=sender, sender_address=sender_address,
-                 to=formataddr((customer.name, customer.email)), subject=_subject(ticket),
+                 to=address(customer.name, customer.email),
+                 subject=reply_subject(ticket.subject, ticket.number),
                  text=text, html=message.body_html or None,
                  reply_to=tokens.reply_address(sender_address, ticket.org_id, ticket.id),
-                 in_reply_to=in_reply_to, references=references, org_slug=org.slug,
+                 in_reply_to=in_reply_to, references=references, loop=tokens.loop_value(org.id),
                  attachments=files)
     message.message_id = str(mail["Message-ID"])
     return _queue(mail, kind=OutboxKind.REPLY, org_id=ticket.org_id, recipient=customer.email,
@@ -222,11 +239,11 @@ def acknowledgement(org: Organization, mailbox: Mailbox | None, customer: Custom
     }
     body = canned.render(org.settings.get("ack_template") or DEFAULT_ACK, context)
     return build(sender=sender, sender_address=sender_address,
-                 to=formataddr((customer.name, customer.email)),
-                 subject=f"Re: {subject} [#{number}]", text=body,
+                 to=address(customer.name, customer.email),
+                 subject=reply_subject(subject, number), text=body,
                  reply_to=tokens.reply_address(sender_address, org.id, ticket_id),
                  in_reply_to=in_reply_to, references=references, automatic=True,
-                 org_slug=org.slug)
+                 loop=tokens.loop_value(org.id))
 
 
 def outbox_row(mail: Message, *, kind: OutboxKind, org_id: int, recipient: str,
@@ -264,7 +281,7 @@ def queue_notification(to: str, subject: str, text: str, ticket: Ticket | None) 
     mailbox = mailbox_for(ticket)
     sender, sender_address = _sender(org, mailbox)
     mail = build(sender=sender, sender_address=sender_address, to=to, subject=subject,
-                 text=text, automatic=True, org_slug=org.slug)
+                 text=text, automatic=True, loop=tokens.loop_value(org.id))
     mail.replace_header("Auto-Submitted", "auto-generated")
     return _queue(mail, kind=OutboxKind.NOTIFICATION, org_id=org.id, recipient=to,
                   ticket=ticket, message_row=None, mailbox=mailbox, automatic=True)

@@ -12,15 +12,12 @@ quarantined with the reason and never stops the others.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import quote
 
 from psycopg import errors as pg_errors
 from sqlalchemy import select
@@ -28,20 +25,18 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from helpdesk.core.emails import clean_sender
 from helpdesk.core.models import utcnow
-from helpdesk.core.urls import app_path
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
-from helpdesk.mail import crashes, ingest, outbound, threads
+from helpdesk.mail import content, crashes, ingest, outbound, threads, tokens
 from helpdesk.mail.bounces import handle_bounce
 from helpdesk.mail.classify import Kind, classify
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
-from helpdesk.mail.parsing import ParsedAttachment, ParsedMail, parse
-from helpdesk.mail.visible import DEFAULT_LANGUAGES, visible_part
+from helpdesk.mail.parsing import ParsedMail, parse
+from helpdesk.mail.visible import DEFAULT_LANGUAGES
 from helpdesk.orgs.models import Organization
 from helpdesk.tickets import services
-from helpdesk.tickets.attachments import files_written, forget_files_since, max_size
-from helpdesk.tickets.models import Channel, Message, Ticket
-from helpdesk.tickets.sanitize import HtmlTooComplex, clean_html, html_to_text, text_to_html
+from helpdesk.tickets.attachments import files_written, forget_files_since
+from helpdesk.tickets.models import Channel, Message, Status, Ticket
 
 log = logging.getLogger(__name__)
 BATCH = 200  # mails per transaction: the bulk path writes each batch in ~20 statements
@@ -49,9 +44,6 @@ MAX_RETRIES = 5  # batch reruns after deadlocks or lost connections, then the jo
 MAX_IDLE_ROUNDS = 10  # batches that only waited on other workers' mail before giving up
 DEFER_WINDOW = timedelta(minutes=2)
 BATCH_BYTES = 64 * 1024 * 1024  # a batch holds at most this much raw mail (but always one)
-EMPTY_BODY = "(this mail has no text)"
-CID = re.compile(r"""(["'(])cid:([^"')\s>]+)""", re.IGNORECASE)
-CID_PLACEHOLDER = "/_inline/"
 
 
 class Quarantine(Exception):  # noqa: N818 - a decision, not a crash
@@ -66,13 +58,15 @@ class Context:
     our_addresses: set[str]
     mailboxes: dict[int, Mailbox] = field(default_factory=dict)
     languages: tuple[str, ...] = DEFAULT_LANGUAGES  # for finding quoted text
+    loop_value: str = ""  # our X-Helpdesk-Loop header's value
 
 
 def _context(org_id: int) -> Context:
     org = db.session.get(Organization, org_id)
     mailboxes = {m.id: m for m in db.session.scalars(select(Mailbox))}
     languages = tuple(org.settings.get("reply_languages") or DEFAULT_LANGUAGES)
-    return Context(org, {m.address.lower() for m in mailboxes.values()}, mailboxes, languages)
+    return Context(org, {m.address.lower() for m in mailboxes.values()}, mailboxes, languages,
+                   tokens.loop_value(org_id))
 
 
 # --- steps -----------------------------------------------------------------------------------
@@ -87,89 +81,44 @@ def identify_customer(mail: ParsedMail, org_id: int) -> Customer:
     return ingest.customers_for(org_id, {address: mail.sender_name or ""})[address]
 
 
-def _placeholder(content_id: str) -> str:
-    return CID_PLACEHOLDER + quote(content_id, safe="")
-
-
-def sanitize(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
-             ) -> tuple[str, str, str | None]:
-    """(text, sanitized html, visible new text or None). Inline cid: images point at
-    placeholders that `link_inline_images` replaces once the attachments are stored."""
-    text, html = mail.text, ""
-    if mail.html:
-        rewritten = CID.sub(lambda m: m.group(1) + _placeholder(m.group(2)), mail.html)
-        try:
-            html = clean_html(rewritten)
-        except HtmlTooComplex:
-            html = ""  # too many tags to sanitize safely: the text part (or the raw) stays
-        if not text.strip() and html:
-            text = html_to_text(html)
-    if len(text) > services.MAX_BODY:
-        text = text[: services.MAX_BODY - 200] + "\n\n[… cut here: the full mail is kept]"
-    if not text.strip():
-        text = EMPTY_BODY  # e.g. only an image: the HTML (if any) still shows it
-    return text, html, visible_part(text, languages)
-
-
-def _too_large(item: ParsedAttachment, limit: int) -> str:
-    return (f"[attachment {item.filename} ({len(item.data) // 1024} KB) not stored: larger "
-            f"than {limit // (1024 * 1024)} MB; the full mail is kept]")
-
-
-def _attachment_files(mail: ParsedMail) -> tuple[list[tuple], list[str]]:
-    """(files to store, notes about files skipped for size)."""
-    limit, files, skipped = max_size(), [], []
-    for item in mail.attachments:
-        if len(item.data) > limit:
-            skipped.append(_too_large(item, limit))
-            continue
-        files.append((item.filename, io.BytesIO(item.data), item.content_type, item.content_id))
-    return files, skipped
-
-
-def link_inline_images(message: Message, org: Organization,
-                       attachments: list[ParsedAttachment]) -> None:
-    if CID_PLACEHOLDER not in (message.body_html or ""):
-        return
-    html = message.body_html
-    for stored in message.attachments:
-        if stored.content_id:
-            url = app_path("tickets.attachment", org_slug=org.slug, attachment_id=stored.id)
-            html = html.replace(_placeholder(stored.content_id), url)
-    message.body_html = html
-
-
 def save(mail: ParsedMail, inbound: InboundEmail, customer: Customer, match: threads.Match,
-         automatic: bool, ctx: Context) -> tuple[Message, str]:
-    text, html, visible = sanitize(mail, ctx.languages)
-    files, skipped = _attachment_files(mail)
-    if skipped:
-        text = text + "\n\n" + "\n".join(skipped)
-    headers = {"message_id": mail.message_id, "in_reply_to": " ".join(mail.in_reply_to) or None,
-               "references": " ".join(mail.references) or None}
+         automatic: bool, ctx: Context) -> tuple[Message | None, str, int | None]:
+    """(message, outcome, ticket id) through the ticket services, one mail at a time."""
+    prepared = content.prepare(mail, ctx.languages)
+    files = [(name, io.BytesIO(data), kind, cid) for name, data, kind, cid in prepared.files]
     if match.ticket is not None:
         target = services.resolve_merged(match.ticket)
+        db.session.refresh(target, with_for_update={"of": Ticket})  # an agent may be closing it
+        if target.status is Status.CLOSED and automatic:
+            return None, "automatic_to_closed", target.id  # an out-of-office opens nothing
         message = services.add_customer_message(
-            target, customer, body_text=text, body_html=html or None, attachments=files,
-            headers=headers, reopen=not automatic)
+            target, customer, body_text=prepared.text, body_html=prepared.html,
+            attachments=files, headers=prepared.headers, reopen=not automatic)
         outcome = "follow_up" if message.ticket_id != target.id else "reply"
     else:
         ticket = services.create_ticket(
-            None, subject=mail.subject or "(no subject)", customer=customer,
-            channel=Channel.EMAIL, body_text=text, body_html=html or None, attachments=files,
-            headers=headers, tags=["auto"] if automatic else ())
+            None, subject=threads.ticket_subject(mail.subject), customer=customer,
+            channel=Channel.EMAIL, body_text=prepared.text, body_html=prepared.html,
+            attachments=files, headers=prepared.headers, tags=["auto"] if automatic else ())
         ticket.mailbox_id = inbound.mailbox_id
         message = db.session.scalar(select(Message).where(Message.ticket_id == ticket.id))
         outcome = "new_ticket"
-    message.body_visible = visible
-    link_inline_images(message, ctx.org, mail.attachments)
-    # Imported mail (no mailbox) is history: nobody is waiting for an acknowledgement.
-    if outcome != "reply" and not automatic and inbound.mailbox_id is not None:
-        ticket = db.session.get(Ticket, message.ticket_id)
-        if ticket.mailbox_id is None:
-            ticket.mailbox_id = inbound.mailbox_id
+    message.body_visible = prepared.visible
+    message.body_html = content.link_inline(
+        message.body_html, [(a.id, a.content_id) for a in message.attachments], ctx.org.slug)
+    ticket = db.session.get(Ticket, message.ticket_id)
+    if ticket.mailbox_id is None:
+        ticket.mailbox_id = inbound.mailbox_id
+    if outcome != "reply" and not automatic and acknowledge(mail, inbound, ctx):
         outbound.queue_acknowledgement(ticket)
-    return message, outcome
+    return message, outcome, ticket.id
+
+
+def acknowledge(mail: ParsedMail, inbound: InboundEmail, ctx: Context) -> bool:
+    """Polled mail from now gets an acknowledgement; imported mail (no mailbox) and mail from
+    before the mailbox was connected is history: nobody is waiting for one."""
+    mailbox = ctx.mailboxes.get(inbound.mailbox_id)
+    return mailbox is not None and not content.is_historical(mail, mailbox.created_at)
 
 
 def describe(inbound: InboundEmail) -> ParsedMail:
@@ -183,7 +132,7 @@ def describe(inbound: InboundEmail) -> ParsedMail:
 
 def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer: bool) -> None:
     """Run the chain for one stored, parsed mail. Raises Quarantine, threads.Defer, or a bug."""
-    kind, reason = classify(mail, ctx.our_addresses)
+    kind, reason = classify(mail, ctx.our_addresses, ctx.loop_value)
     inbound.classification = kind.value
     if kind is Kind.LOOP:
         _done(inbound, "loop", error=reason)
@@ -205,8 +154,9 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
         _done(inbound, "duplicate", ticket_id=ticket.id if ticket else None,
               message_row_id=row_id)
         return
-    message, outcome = save(mail, inbound, customer, match, kind is Kind.AUTOMATIC, ctx)
-    _done(inbound, outcome, ticket_id=message.ticket_id, message_row_id=message.id,
+    message, outcome, ticket_id = save(mail, inbound, customer, match, kind is Kind.AUTOMATIC,
+                                       ctx)
+    _done(inbound, outcome, ticket_id=ticket_id, message_row_id=message.id if message else None,
           error=reason)
 
 
@@ -306,36 +256,6 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
     return Batch(handled=[r.id for r in rows], deferred=waiting)
 
 
-def prepare(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES
-            ) -> tuple[str, str, str | None, list, dict]:
-    """(text, sanitized html, visible text, attachments as bytes, threading headers)."""
-    text, html, visible = sanitize(mail, languages)
-    limit, files, skipped = max_size(), [], []
-    for item in mail.attachments:
-        if len(item.data) > limit:
-            skipped.append(_too_large(item, limit))
-        else:
-            files.append((item.filename, item.data, item.content_type, item.content_id))
-    if skipped:
-        text = text + "\n\n" + "\n".join(skipped)
-        if visible is not None:
-            visible = visible + "\n\n" + "\n".join(skipped)
-    headers = {"message_id": mail.message_id, "in_reply_to": " ".join(mail.in_reply_to) or None,
-               "references": " ".join(mail.references) or None}
-    return text, html or text_to_html(text), visible, files, headers
-
-
-def link_stored(html: str, stored: list[dict], org: Organization) -> str:
-    """Point inline cid: placeholders at the stored attachments (rows with id, content_id)."""
-    if CID_PLACEHOLDER not in (html or ""):
-        return html
-    for row in stored:
-        if row.get("content_id"):
-            url = app_path("tickets.attachment", org_slug=org.slug, attachment_id=row["id"])
-            html = html.replace(_placeholder(row["content_id"]), url)
-    return html
-
-
 def _fast_path(rows: list[InboundEmail], ctx: Context) -> list[InboundEmail]:
     """Ordinary mail goes through helpdesk.mail.ingest in bulk; returns what is left for the
     one-mail path (loops, bounces, bad senders, deferred mail, or all of it if the bulk write
@@ -347,7 +267,7 @@ def _fast_path(rows: list[InboundEmail], ctx: Context) -> list[InboundEmail]:
         except Exception:  # noqa: BLE001 - parse promises not to raise; the slow path will say
             rest.append(inbound)
             continue
-        kind, reason = classify(mail, ctx.our_addresses)
+        kind, reason = classify(mail, ctx.our_addresses, ctx.loop_value)
         inbound.classification = kind.value
         if kind in (Kind.PERSON, Kind.AUTOMATIC) and mail.sender:
             items.append(ingest.Item(inbound, mail, kind is Kind.AUTOMATIC, reason))
@@ -358,8 +278,7 @@ def _fast_path(rows: list[InboundEmail], ctx: Context) -> list[InboundEmail]:
     files = files_written()
     savepoint = db.session.begin_nested()
     try:
-        result = ingest.run(items, ctx, functools.partial(prepare, languages=ctx.languages),
-                            link_stored, may_defer)
+        result = ingest.run(items, ctx, may_defer, acknowledge)
         savepoint.commit()
     except Exception as error:  # noqa: BLE001 - retried mail by mail below
         savepoint.rollback()

@@ -49,6 +49,13 @@ def normalize_subject(subject: str) -> str:
     return " ".join(subject.split()).casefold()
 
 
+def ticket_subject(subject: str) -> str:
+    """A new ticket's subject: as written, minus ticket tokens (another ticket's `[#12]` that
+    did not thread this mail would only confuse later mail)."""
+    subject = " ".join(SUBJECT_TOKEN.sub(" ", subject or "").split())[:500]
+    return subject or "(no subject)"
+
+
 def is_reply_subject(subject: str) -> bool:
     return bool(REPLY_PREFIX.match(subject or ""))
 

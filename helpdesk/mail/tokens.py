@@ -16,10 +16,16 @@ from flask import current_app
 TOKEN = re.compile(r"\+t(\d{1,18})-([a-z2-7]{16})@", re.IGNORECASE)
 
 
-def _mac(org_id: int, ticket_id: int) -> str:
-    key = hashlib.sha256(b"reply-token:" + current_app.config["SECRET_KEY"].encode()).digest()
+def _mac(org_id: int, ticket_id: int, purpose: bytes = b"reply-token:") -> str:
+    key = hashlib.sha256(purpose + current_app.config["SECRET_KEY"].encode()).digest()
     digest = hmac.new(key, f"{org_id}:{ticket_id}".encode(), hashlib.sha256).digest()
     return base64.b32encode(digest).decode().lower()[:16]
+
+
+def loop_value(org_id: int) -> str:
+    """The X-Helpdesk-Loop value of this org's mail: only this value, seen coming back, is a
+    loop (another tenant's or another installation's mail is ordinary mail)."""
+    return f"{org_id}-{_mac(org_id, 0, b'loop:')}"
 
 
 def reply_address(mailbox_address: str, org_id: int, ticket_id: int) -> str:

@@ -257,6 +257,13 @@ def add_customer_message(ticket: Ticket, customer: Customer, *, body_text: str |
     return message
 
 
+def add_system_note(ticket: Ticket, text: str, attachments=(),
+                    message_id: str | None = None) -> Message:
+    """A note by the system itself (a bounce report): no author, no mentions, no SLA effect."""
+    return _add_message_row(ticket, MessageKind.NOTE, None, None, text, text_to_html(text),
+                            attachments, {"message_id": message_id})
+
+
 def _require_live(ticket: Ticket, what: str = "reply") -> None:
     """Merged tickets take nothing more; closed ones take no replies (the customer's next
     mail opens a follow-up). Raises InvalidTransition (409)."""

@@ -219,12 +219,12 @@ def test_quarantine_list_reprocess_and_download(client, mail_desk, deliver, in_o
 
 def test_quarantined_mail_shows_its_sender_and_subject(client, mail_desk, deliver,
                                                        monkeypatch):
-    from helpdesk.mail import pipeline
+    from helpdesk.mail import content
 
     def explode(text, *args):
         raise RuntimeError("reply parser exploded")
 
-    monkeypatch.setattr(pipeline, "visible_part", explode)
+    monkeypatch.setattr(content, "visible_part", explode)
     deliver(mail_desk.org, make_mail(sender="Bob <bob@example.com>", subject="Broken one"))
     mail_desk.as_(mail_desk.admin)
     html = page(client, mail_desk.url("log?status=quarantined"))
@@ -363,7 +363,7 @@ def test_bounce_note_event_and_undeliverable_warning(client, mail_desk, deliver,
     html = page(client, f"/{mail_desk.org.slug}/desk/tickets/{number}")
     note_html = html.split(f'id="message-{bounce["message_row_id"]}"')[1].split("</li>")[0]
     assert "<strong>Mail system</strong>" in note_html
-    assert "Mail to gone@example.com could not be delivered (failed 5.1.1 smtp; 550 5.1.1 " \
+    assert "Mail to gone@example.com could not be delivered (failed 5.1.1 550 5.1.1 " \
            "user unknown)" in html
     warning = html.split('data-testid="undeliverable"')[1].split("</p>")[0]
     assert "mail to this address bounced: failed 5.1.1" in warning

@@ -165,11 +165,18 @@ def test_automatic_mail_is_kept_but_never_acknowledged_nor_reopens(mail_org, del
 
 
 def test_our_own_mail_coming_back_is_a_loop(mail_org, deliver, in_org):
-    org = mail_org()
-    rows = deliver(org, make_mail(headers={"X-Helpdesk-Loop": "acme"}),
-                   make_mail(sender="support@acme.test"))
-    assert [r["outcome"] for r in rows] == ["loop", "loop"]
-    assert _tickets(in_org, org) == []
+    org, other = mail_org(), mail_org(address="help@other.test")
+    deliver(org, make_mail(subject="seed"))
+    [ack] = _outbox(in_org, org, OutboxKind.ACK)
+    rows = deliver(org, make_mail(headers={"X-Helpdesk-Loop": ack["X-Helpdesk-Loop"]}),
+                   make_mail(sender="support@acme.test", subject="from us"),
+                   make_mail(sender="support+t1-aaaabbbbccccdddd@acme.test", subject="tagged"))
+    assert [r["outcome"] for r in rows] == ["loop", "loop", "loop"]
+    assert len(_tickets(in_org, org)) == 1
+    # Another tenant's (or another installation's) mail is a person writing, not a loop.
+    [row] = deliver(other, make_mail(headers={"X-Helpdesk-Loop": ack["X-Helpdesk-Loop"]},
+                                     to="help@other.test"))
+    assert row["outcome"] == "new_ticket"
 
 
 def test_automatic_mail_to_one_address_is_rate_limited(mail_org, deliver, in_org):
@@ -194,16 +201,16 @@ def test_mail_without_sender_is_quarantined_and_can_be_reprocessed(mail_org, del
 
 
 def test_a_crash_in_a_step_quarantines_only_that_mail(mail_org, deliver, in_org, monkeypatch):
-    from helpdesk.mail import pipeline
+    from helpdesk.mail import content
 
-    real = pipeline.visible_part
+    real = content.visible_part
 
     def explode(text, *args):
         if "boom" in text:
             raise RuntimeError("reply parser exploded")
         return real(text, *args)
 
-    monkeypatch.setattr(pipeline, "visible_part", explode)
+    monkeypatch.setattr(content, "visible_part", explode)
     rows = deliver(org := mail_org(), make_mail(body="boom"), make_mail(body="calm"))
     assert rows[0]["status"] == "quarantined" and "RuntimeError" in rows[0]["error"]
     assert rows[1]["status"] == "processed"
