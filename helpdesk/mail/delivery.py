@@ -16,7 +16,7 @@ from helpdesk.core import tenancy
 from helpdesk.core.crypto import SecretUnreadable
 from helpdesk.core.jobs import get_queue, org_job
 from helpdesk.core.models import utcnow
-from helpdesk.extensions import db
+from helpdesk.extensions import db, redis_store
 from helpdesk.mail import smtp
 from helpdesk.mail.models import Mailbox, Outbox, OutboxStatus
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 BACKOFF = (30, 60, 120, 300, 600, 900, 1200, 1800, 1800, 1800, 1800, 1800, 1800)
 MAX_ATTEMPTS = len(BACKOFF) + 1
 STALE_AFTER = timedelta(seconds=60)  # queued rows whose job was lost (Redis down at commit)
+JOB_TIMEOUT = 1800  # 500 mails with slow SMTP answers
 
 
 def _next(row: Outbox, error: str, permanent: bool) -> None:
@@ -58,6 +59,7 @@ def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
     """Send the given rows (those still queued and due). Returns counts by outcome."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     clients: dict[int | None, object] = {}
+    down: dict[int | None, str] = {}  # servers that could not be reached in this run
     try:
         for outbox_id in outbox_ids:
             row = _claim(outbox_id)
@@ -70,8 +72,14 @@ def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
                 if settings is None:
                     _save_locally(row)
                 else:
-                    if row.mailbox_id not in clients or clients[row.mailbox_id] is None:
-                        clients[row.mailbox_id] = smtp.connect(settings)
+                    if row.mailbox_id in down:  # no 30 s timeout per mail: wait for a retry
+                        raise smtp.SmtpError(down[row.mailbox_id])
+                    if row.mailbox_id not in clients:
+                        try:
+                            clients[row.mailbox_id] = smtp.connect(settings)
+                        except smtp.SmtpError as error:
+                            down[row.mailbox_id] = str(error)
+                            raise
                     envelope_from = mailbox.address if mailbox else row.sender
                     smtp.send(clients[row.mailbox_id], _address(envelope_from), row.recipient,
                               row.raw)
@@ -80,7 +88,7 @@ def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
                 row.last_error = ""
                 counts["sent"] += 1
             except (smtp.SmtpError, SecretUnreadable) as error:
-                _next(row, str(error), getattr(error, "permanent", True))
+                _next(row, str(error), getattr(error, "permanent", False))
                 counts["failed" if row.status is OutboxStatus.FAILED else "retry"] += 1
                 log.warning("outbox %s to %s: %s", row.id, row.recipient, error)
                 client = clients.pop(row.mailbox_id, None)
@@ -90,7 +98,12 @@ def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
     finally:
         for client in clients.values():
             _quit(client)
+        redis_store.client.delete(_retry_key(org_id))  # the next sweep may queue again
     return counts
+
+
+def _retry_key(org_id: int) -> str:
+    return f"mail:outbox-retry:{org_id}"
 
 
 def _address(value: str) -> str:
@@ -127,6 +140,11 @@ def enqueue_due() -> int:
                    (Outbox.attempts > 0) | (Outbox.created_at <= utcnow() - STALE_AFTER))
             .group_by(Outbox.org_id)).all()
         db.session.rollback()
+    queued = 0
     for org_id, ids in rows:
-        get_queue("mail").enqueue(deliver_outbox, org_id, sorted(ids)[:500])
-    return len(rows)
+        # One retry job per org at a time: an outage must not pile jobs up on the mail queue.
+        if redis_store.client.set(_retry_key(org_id), 1, nx=True, ex=JOB_TIMEOUT):
+            get_queue("mail").enqueue(deliver_outbox, org_id, sorted(ids)[:500],
+                                      job_timeout=JOB_TIMEOUT)
+            queued += 1
+    return queued

@@ -49,6 +49,7 @@ class BatchLookups(threads.Lookups):
     """Threading facts for a whole batch, read up front; tickets drafted in the batch join in."""
 
     def __init__(self, items: list[Item], org_id: int):
+        super().__init__()
         self.org_id = org_id
         ids: set[str] = set()
         ticket_ids, numbers = set(), set()
@@ -310,6 +311,8 @@ def run(items: list[Item], ctx, may_defer, acknowledge) -> Result:
         if item.customer.is_blocked:
             item.outcome = "blocked_sender"
     open_items = [i for i in items if not i.outcome]
+    threads.lock_message_ids(ctx.org.id, [i.mail.message_id for i in open_items
+                                          if i.mail.has_message_id])
     lookups = BatchLookups(open_items, ctx.org.id)
     lookups.waiting = {i.mail.message_id for i in open_items}
     lookups.may_wait = {i.inbound.id: may_defer(i.inbound) for i in open_items}

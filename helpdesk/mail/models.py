@@ -36,7 +36,8 @@ class Security(enum.StrEnum):
 class Mailbox(OrgScoped, TimestampMixin, Base):
     __tablename__ = "mailboxes"
     __table_args__ = (
-        UniqueConstraint("org_id", "address"),
+        # One address, one tenant: nobody else may send as (or read for) a connected address.
+        UniqueConstraint("address"),
         UniqueConstraint("org_id", "id"),
         CheckConstraint("poll_interval >= 10", name="poll_interval_min"),
     )

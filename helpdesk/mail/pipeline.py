@@ -59,6 +59,7 @@ class Context:
     mailboxes: dict[int, Mailbox] = field(default_factory=dict)
     languages: tuple[str, ...] = DEFAULT_LANGUAGES  # for finding quoted text
     loop_value: str = ""  # our X-Helpdesk-Loop header's value
+    not_waiting_on: frozenset[int] = frozenset()  # set for the one-mail path's second round
 
 
 def _context(org_id: int) -> Context:
@@ -147,7 +148,10 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
     if customer.is_blocked:
         _done(inbound, "blocked_sender")
         return
-    match = threads.find_ticket(mail, customer.id, ctx.org.id, threads.Lookups(),
+    if mail.has_message_id:
+        threads.lock_message_ids(ctx.org.id, [mail.message_id])
+    match = threads.find_ticket(mail, customer.id, ctx.org.id,
+                                threads.Lookups(ctx.not_waiting_on),
                                 inbound_id=inbound.id, may_defer=may_defer)
     if match.duplicate_of is not None:
         ticket, row_id = match.duplicate_of
@@ -243,7 +247,9 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
     pending = _fast_path(rows, ctx) if not suspects else rows
     # The one-mail path for the rest. Two rounds: a reply that came before its original in
     # the same batch goes again after it.
-    for _ in range(2):
+    for round_number in range(2):
+        if round_number:  # mail of this batch waits no more on each other (cycles)
+            ctx.not_waiting_on = frozenset(r.id for r in rows)
         deferred = []
         for inbound in pending:
             if not _run_step(inbound, ctx):

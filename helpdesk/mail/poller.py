@@ -24,7 +24,7 @@ from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.mail import imap
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox
-from helpdesk.mail.parsing import message_ids
+from helpdesk.mail.parsing import message_ids, parse
 
 log = logging.getLogger(__name__)
 FETCH_CHUNK = 200
@@ -45,6 +45,12 @@ def dedupe_key(raw: bytes) -> str:
     return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
 
 
+def human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(size // 1024, 1)} KB"
+
+
 def store(org_id: int, mailbox_id: int | None, mails: list[tuple[int | None, bytes]],
           *, too_large: dict[int, int] | None = None) -> int:
     """Insert raw mails (uid, bytes); duplicates are skipped. Returns how many were new."""
@@ -55,13 +61,16 @@ def store(org_id: int, mailbox_id: int | None, mails: list[tuple[int | None, byt
     for uid, raw in mails:
         row = {"org_id": org_id, "mailbox_id": mailbox_id, "uid": uid,
                "message_id": dedupe_key(raw), "raw": raw, "size": len(raw),
-               "status": InboundStatus.RECEIVED.value, "received_at": utcnow(), "error": ""}
+               "status": InboundStatus.RECEIVED.value, "received_at": utcnow(), "error": "",
+               "classification": "", "sender": "", "subject": ""}
         size = (too_large or {}).get(uid) if uid is not None else None
         if size is not None or len(raw) > limit:
-            row["status"] = InboundStatus.QUARANTINED.value
-            row["size"] = size or len(raw)
-            row["error"] = (f"too large: {row['size'] // (1024 * 1024)} MB (the limit is "
-                            f"{limit // (1024 * 1024)} MB); only its headers were kept")
+            headers = parse(raw[:65536])  # who wrote about what, for the mail log
+            row.update(status=InboundStatus.QUARANTINED.value, size=size or len(raw),
+                       classification="too_large", sender=headers.sender[:254],
+                       subject=headers.subject[:500])
+            row["error"] = (f"too large: {human_size(row['size'])} (the limit is "
+                            f"{human_size(limit)}); only its headers were kept")
         rows.append(row)
     # executemany (batched VALUES by SQLAlchemy) compiles once; .values(rows) would compile a
     # new statement per chunk.

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from helpdesk.core import tenancy
 from helpdesk.core.crypto import encrypt
 from helpdesk.core.emails import clean_email
 from helpdesk.core.exceptions import Conflict, ValidationFailed
+from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.mail import imap, pipeline
 from helpdesk.mail.models import InboundEmail, InboundStatus, Mailbox, Security
@@ -79,9 +81,23 @@ def create_mailbox(**values: Any) -> Mailbox:
         raise Conflict(f"{cleaned['address']} is already connected.",
                        {"address": "already connected"})
     mailbox = Mailbox(org_id=tenancy.current_org_id(), **cleaned)
-    db.session.add(mailbox)
-    db.session.flush()
+    _flush_unique(mailbox, add=True)
     return mailbox
+
+
+def _flush_unique(mailbox: Mailbox, add: bool = False) -> None:
+    """Addresses are unique across all tenants (the unique index sees what RLS hides)."""
+    try:
+        with db.session.begin_nested():
+            if add:
+                db.session.add(mailbox)
+            db.session.flush()
+    except IntegrityError as error:
+        if "uq_mailboxes_address" not in str(error.orig):
+            raise
+        raise Conflict(f"{mailbox.address} is connected by another account: an address can "
+                       "belong to one help desk only.",
+                       {"address": "connected by another account"}) from error
 
 
 def update_mailbox(mailbox: Mailbox, **values: Any) -> Mailbox:
@@ -96,7 +112,7 @@ def update_mailbox(mailbox: Mailbox, **values: Any) -> Mailbox:
         setattr(mailbox, key, value)
     if moved:  # another server or folder: its UIDs mean nothing here
         mailbox.uidvalidity, mailbox.last_uid = None, 0
-    db.session.flush()
+    _flush_unique(mailbox)
     return mailbox
 
 
@@ -117,5 +133,17 @@ def reprocess_inbound(inbound_id: int) -> InboundEmail | None:
         return None
     if inbound.status is not InboundStatus.QUARANTINED:
         raise Conflict("Only quarantined mail can be reprocessed.", {"status": inbound.status})
+    if inbound.classification == "too_large":
+        raise Conflict("This mail was too large to download: only its headers were kept, so "
+                       "there is nothing more to process. Raise MAX_INBOUND_MAIL_SIZE and "
+                       "reconnect the mailbox's folder to fetch it again, or read it in your "
+                       "mail program.", {"status": "too large"})
     pipeline.reprocess(inbound)
     return inbound
+
+
+def mark_deliverable(customer: Customer) -> None:
+    """Undo a bounce's mark (the customer fixed their mailbox); not done automatically, as
+    forged senders whose mail bounces would otherwise keep getting acknowledgements."""
+    customer.undeliverable_at, customer.undeliverable_reason = None, ""
+    db.session.flush()

@@ -73,11 +73,12 @@ def connect(settings: SmtpSettings) -> smtplib.SMTP:
         raise SmtpError(f"SMTP connection to {where} timed out") from error
     except ssl.SSLError as error:
         raise SmtpError(f"TLS with SMTP server {where} failed: {error}") from error
+    # Login and TLS problems are settings to fix, not reasons to drop the mail: temporary, so
+    # the queue goes out once the password is right again.
     except smtplib.SMTPAuthenticationError as error:
-        raise SmtpError(f"SMTP login as {settings.user} refused: {_reply(error)}",
-                        permanent=True) from error
+        raise SmtpError(f"SMTP login as {settings.user} refused: {_reply(error)}") from error
     except smtplib.SMTPNotSupportedError as error:
-        raise SmtpError(f"SMTP server {where}: {error}", permanent=True) from error
+        raise SmtpError(f"SMTP server {where}: {error}") from error
     except (smtplib.SMTPException, OSError) as error:
         raise SmtpError(f"SMTP {where}: {error}") from error
 

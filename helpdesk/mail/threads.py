@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
@@ -67,7 +67,11 @@ def wanted_ids(mail: ParsedMail) -> list[str]:
 
 
 class Lookups:
-    """The facts threading needs, read from the database one mail at a time."""
+    """The facts threading needs, read from the database one mail at a time. `not_waiting_on`:
+    inbound ids a mail must not wait for (its own batch, second time round: no cycles)."""
+
+    def __init__(self, not_waiting_on: frozenset[int] = frozenset()):
+        self.not_waiting_on = not_waiting_on
 
     def ticket(self, ticket_id: int):
         return db.session.get(Ticket, ticket_id)
@@ -107,7 +111,19 @@ class Lookups:
     def pending(self, ids: list[str], inbound_id: int) -> bool:
         return db.session.scalar(select(InboundEmail.id).where(
             InboundEmail.message_id.in_(ids), InboundEmail.status == InboundStatus.RECEIVED,
-            InboundEmail.id != inbound_id).limit(1)) is not None
+            InboundEmail.id != inbound_id, InboundEmail.id.not_in(self.not_waiting_on))
+            .limit(1)) is not None
+
+
+def lock_message_ids(org_id: int, message_ids: list[str]) -> None:
+    """Serialize work on the same Message-ID across workers (one mail sent to two of our
+    addresses, polled by two jobs at once): a transaction-long advisory lock per id, taken in
+    one order, so the second sees the first's message and calls itself a duplicate."""
+    if message_ids:
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:org || ' ' || m, 0)) "
+                 "FROM (SELECT unnest(CAST(:ids AS text[])) AS m ORDER BY 1) AS ids"),
+            {"org": str(org_id), "ids": sorted(set(message_ids))})
 
 
 def find_ticket(mail: ParsedMail, customer_id: int, org_id: int, lookups: Lookups, *,

@@ -15,6 +15,7 @@ from helpdesk.core.exceptions import ServiceError
 from helpdesk.core.forms import form_status, show_service_error
 from helpdesk.core.keyset import paginate
 from helpdesk.core.views import get_or_404, run_and_flash
+from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.mail import bp, delivery, imap, services
 from helpdesk.mail import forms as mail_forms
@@ -225,3 +226,17 @@ def retry_outbox(outbox_id: int):
         anchor = f"#message-{row.message_row_id}" if row.message_row_id else ""
         return redirect(url_for("tickets.detail", number=number) + anchor, 303)
     return redirect(url_for("mail.outbox"))
+
+
+@bp.post("/customers/<id:customer_id>/deliverable")
+@staff_required()
+def mark_deliverable(customer_id: int):
+    """The customer's address works again (a bounce marked it): automatic mail resumes."""
+    customer = get_or_404(Customer, customer_id)
+    if EmptyForm().validate_on_submit():
+        services.mark_deliverable(customer)
+        flash(f"Mail to {customer.email} is sent again.", "success")
+    number = request.form.get("number", type=int)
+    if number:
+        return redirect(url_for("tickets.detail", number=number), 303)
+    return redirect(url_for("customers.detail", customer_id=customer.id), 303)

@@ -45,7 +45,7 @@ def upgrade():
     sa.CheckConstraint('poll_interval >= 10', name=op.f('ck_mailboxes_poll_interval_min')),
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_mailboxes_org_id_organizations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mailboxes')),
-    sa.UniqueConstraint('org_id', 'address', name=op.f('uq_mailboxes_org_id_address')),
+    sa.UniqueConstraint('address', name=op.f('uq_mailboxes_address')),
     sa.UniqueConstraint('org_id', 'id', name=op.f('uq_mailboxes_org_id_id'))
     )
     op.create_index(op.f('ix_mailboxes_org_id'), 'mailboxes', ['org_id'], unique=False)

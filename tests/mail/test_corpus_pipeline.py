@@ -34,7 +34,8 @@ def test_the_whole_corpus_goes_through(mail_org, in_org, path, monkeypatch):
     outcomes: Counter = Counter()
     reasons, bugs, stored = [], [], 0
     for index, raws in by_org.items():
-        org = mail_org(f"corpus-{path.replace('_', '-')}-{index}")
+        slug = f"corpus-{path.replace('_', '-')}-{index}"
+        org = mail_org(slug, address=f"support@{slug}.test")
         with in_org(org.id):
             stored += poller.store(org.id, org.mailbox_id, [(None, raw) for raw in raws])
             pipeline.process_pending(org.id)

@@ -375,3 +375,96 @@ def test_a_reply_that_arrives_before_its_original_still_threads(mail_org, delive
                    make_mail(subject="Order", message_id="<orig@c>"))
     assert rows[0]["ticket_id"] == rows[1]["ticket_id"]
     assert len(_tickets(in_org, org)) == 1
+
+
+def _raw(headers: str, body: str = "hello") -> bytes:
+    return (headers.strip().replace("\n", "\r\n") + "\r\n\r\n" + body).encode("utf-8",
+                                                                            "surrogateescape")
+
+
+def test_unusable_message_ids_are_dropped_not_fatal(mail_org, deliver, in_org):
+    org = mail_org()
+    long_id = "<" + "x" * 1500 + "@c>"
+    rows = deliver(org, make_mail(message_id=long_id, subject="long id"),
+                   b"From: a@example.com\r\nSubject: nul\r\nMessage-ID: <a\x00b@c>\r\n\r\nhi",
+                   b"From: b@example.com\r\nSubject: 8bit\r\nMessage-ID: <\xe9t\xe9@c>\r\n\r\nhi")
+    assert [r["outcome"] for r in rows] == ["new_ticket"] * 3
+    with in_org(org.id):  # the NUL byte is dropped from the id; the others are no ids at all
+        ids = [m.message_id for m in db.session.scalars(select(Message).order_by(Message.id))]
+        assert ids == [None, "<ab@c>", None]
+
+
+def test_a_mail_answering_itself_or_its_answer_is_processed(mail_org, deliver):
+    org = mail_org()
+    rows = deliver(org, make_mail(message_id="<self@c>", in_reply_to="<self@c>"),
+                   make_mail(message_id="<p@c>", in_reply_to="<q@c>", subject="ping"),
+                   make_mail(message_id="<q@c>", in_reply_to="<p@c>", subject="pong"))
+    assert all(r["status"] == "processed" for r in rows)
+    assert rows[1]["ticket_id"] == rows[2]["ticket_id"]
+
+
+def test_inline_images_with_prefix_ids_each_find_their_own(mail_org, deliver, in_org):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "casey@example.com"
+    message["Subject"] = "two shots"
+    message["Message-ID"] = "<two@c>"
+    message.set_content("see")
+    message.add_alternative('<p><img src="cid:1"><img src="cid:12"></p>', subtype="html")
+    html = message.get_payload()[1]
+    html.add_related(b"\x89PNG one", maintype="image", subtype="png", cid="<1>")
+    html.add_related(b"\x89PNG twelve", maintype="image", subtype="png", cid="<12>")
+    org = mail_org()
+    [row] = deliver(org, bytes(message))
+    with in_org(org.id):
+        stored = db.session.get(Message, row["message_row_id"])
+        ids = {a.content_id: a.id for a in stored.attachments}
+        assert f'/attachments/{ids["1"]}"' in stored.body_html
+        assert f'/attachments/{ids["12"]}"' in stored.body_html
+        assert "_inline" not in stored.body_html
+
+
+def test_an_out_of_office_to_a_closed_ticket_opens_nothing(mail_org, deliver, in_org):
+    from helpdesk.tickets import services
+
+    org = mail_org()
+    [first] = deliver(org, make_mail(message_id="<closed@c>"))
+    with in_org(org.id):
+        services.update_ticket(None, db.session.get(Ticket, first["ticket_id"]),
+                               status=Status.CLOSED)
+    [row] = deliver(org, make_mail(in_reply_to="<closed@c>", subject="Out of office",
+                                   headers={"Auto-Submitted": "auto-replied"}))
+    assert row["outcome"] == "automatic_to_closed" and row["ticket_id"] == first["ticket_id"]
+    assert len(_tickets(in_org, org)) == 1
+
+
+def test_mail_from_before_the_mailbox_was_connected_gets_no_acknowledgement(
+        mail_org, deliver, in_org):
+    org = mail_org()
+    old = make_mail(subject="from last year",
+                    headers={"X-Old": "1"}).replace(b"Date: ", b"X-Original-Date: ", 1)
+    old = b"Date: Mon, 03 Mar 2025 10:00:00 +0000\r\n" + old
+    [row] = deliver(org, old)
+    assert row["outcome"] == "new_ticket"
+    assert _outbox(in_org, org, OutboxKind.ACK) == []
+
+
+def test_a_forged_report_marks_nobody(mail_org, deliver, in_org, make_customer):
+    org = mail_org()
+    make_customer(org, email="alice@example.com")
+    [row] = deliver(org, _bounce_for("<not-ours@elsewhere>", "alice@example.com"))
+    assert row["outcome"] == "bounce_unmatched"
+    with in_org(org.id):
+        alice = db.session.scalar(select(Customer).where(Customer.email == "alice@example.com"))
+        assert alice.undeliverable_at is None
+
+
+def test_line_breaks_in_names_never_reach_our_headers(mail_org, deliver, in_org):
+    org = mail_org()
+    raw = _raw("From: =?utf-8?q?Eve=0D=0ABcc=3A_victim=40example=2Ecom?= <eve@example.com>\n"
+               "To: support@acme.test\nSubject: hi\nMessage-ID: <eve@c>")
+    [row] = deliver(org, raw)
+    assert row["outcome"] == "new_ticket"
+    [ack] = _outbox(in_org, org, OutboxKind.ACK)
+    assert ack["Bcc"] is None and "victim" not in str(ack["To"].addresses[0].addr_spec)
