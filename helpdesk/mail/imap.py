@@ -46,11 +46,11 @@ def connect(mailbox: Mailbox, *, password: str | None = None) -> IMAPClient:
     try:
         client.login(mailbox.imap_user, password)
     except LoginError as error:
-        _close(client)
+        close(client)
         raise MailboxError(f"IMAP login as {mailbox.imap_user} refused: check the user name "
                            f"and password ({_text(error)})") from error
     except (IMAPClientError, OSError) as error:
-        _close(client)
+        close(client)
         raise MailboxError(f"IMAP login on {where} failed: {_text(error)}") from error
     return client
 
@@ -71,7 +71,7 @@ def test_connection(mailbox: Mailbox, *, password: str | None = None) -> str:
         count = info.get(b"EXISTS", 0)
         return f"Connected to {mailbox.imap_host}: folder “{mailbox.folder}” has {count} messages."
     finally:
-        _close(client)
+        close(client)
 
 
 def _text(error: Exception) -> str:
@@ -79,6 +79,6 @@ def _text(error: Exception) -> str:
     return text.replace("b'", "").replace("'", "") if text.startswith("b'") else text
 
 
-def _close(client: IMAPClient) -> None:
+def close(client: IMAPClient) -> None:
     with contextlib.suppress(Exception):  # closing a broken connection
         client.logout()

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from helpdesk.core.emails import clean_sender
@@ -61,16 +60,7 @@ class BatchLookups(threads.Lookups):
             if token is not None:
                 ticket_ids.add(token)
             numbers.update(int(n) for n in threads.SUBJECT_TOKEN.findall(item.mail.subject or ""))
-        self.found: dict[str, tuple] = {}
-        if ids:
-            for message_id, ticket_id, row_id in db.session.execute(
-                    select(Message.message_id, Message.ticket_id, Message.id)
-                    .where(Message.message_id.in_(ids))):
-                self.found.setdefault(message_id, (ticket_id, row_id))
-            for message_id, ticket_id in db.session.execute(
-                    select(Outbox.message_id, Outbox.ticket_id)
-                    .where(Outbox.message_id.in_(ids), Outbox.ticket_id.is_not(None))):
-                self.found.setdefault(message_id, (ticket_id, None))
+        self.found: dict[str, tuple] = threads.known_message_ids(list(ids))
         ticket_ids.update(ticket_id for ticket_id, _ in self.found.values())
         customers = {item.customer.id for item in items if item.customer is not None}
         recent_since = utcnow() - threads.SAME_SUBJECT_WINDOW
@@ -228,17 +218,11 @@ def _acknowledge(items: list[Item], org, mailboxes) -> None:
     if not candidates or not outbound.acknowledges(org):
         return
     addresses = {i.customer.email for i in candidates}
-    sent = dict(db.session.execute(
-        select(Outbox.recipient, func.count()).where(
-            Outbox.recipient.in_(addresses), Outbox.is_automatic.is_(True),
-            Outbox.created_at >= utcnow() - timedelta(hours=1))
-        .group_by(Outbox.recipient)).all())
+    sent = outbound.recent_automatic(addresses)
     rows = []
     for item in candidates:
         customer, ticket = item.customer, item.message.ticket
-        if customer.undeliverable_at is not None or customer.is_blocked:
-            continue
-        if sent.get(customer.email, 0) >= outbound.AUTOMATIC_PER_HOUR:
+        if outbound.automatic_refusal(customer, sent.get(customer.email, 0)):
             continue
         sent[customer.email] = sent.get(customer.email, 0) + 1
         mailbox = mailboxes.get(item.inbound.mailbox_id)

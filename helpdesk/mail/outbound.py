@@ -206,19 +206,31 @@ def queue_reply(ticket: Ticket, message: MessageRow) -> Outbox | None:
                   ticket=ticket, message_row=message, mailbox=mailbox, automatic=False)
 
 
+def recent_automatic(addresses) -> dict[str, int]:
+    """Automatic mails queued to each address in the last hour."""
+    return dict(db.session.execute(
+        select(Outbox.recipient, func.count()).where(
+            Outbox.recipient.in_(list(addresses)), Outbox.is_automatic.is_(True),
+            Outbox.created_at >= utcnow() - timedelta(hours=1))
+        .group_by(Outbox.recipient)).all())
+
+
+def automatic_refusal(customer: Customer | None, sent_this_hour: int) -> str:
+    """Why no more automatic mail may go to this customer now ("" when it may)."""
+    if customer is not None and customer.undeliverable_at is not None:
+        return "address marked undeliverable by a bounce"
+    if customer is not None and customer.is_blocked:
+        return "customer blocked"
+    if sent_this_hour >= AUTOMATIC_PER_HOUR:
+        return f"rate limit: {AUTOMATIC_PER_HOUR} automatic mails per hour"
+    return ""
+
+
 def automatic_allowed(address: str) -> tuple[bool, str]:
     """May we send one more automatic mail to this address now? (reason when not)"""
     customer = db.session.scalar(select(Customer).where(Customer.email == address))
-    if customer is not None and customer.undeliverable_at is not None:
-        return False, "address marked undeliverable by a bounce"
-    if customer is not None and customer.is_blocked:
-        return False, "customer blocked"
-    recent = db.session.scalar(select(func.count()).select_from(Outbox).where(
-        Outbox.recipient == address, Outbox.is_automatic.is_(True),
-        Outbox.created_at >= utcnow() - timedelta(hours=1)))
-    if recent >= AUTOMATIC_PER_HOUR:
-        return False, f"rate limit: {AUTOMATIC_PER_HOUR} automatic mails per hour"
-    return True, ""
+    refusal = automatic_refusal(customer, recent_automatic([address]).get(address, 0))
+    return not refusal, refusal
 
 
 def acknowledges(org: Organization) -> bool:

@@ -28,6 +28,7 @@ from helpdesk.mail.parsing import message_ids, parse
 
 log = logging.getLogger(__name__)
 FETCH_CHUNK = 200
+SIZE_CHUNK = 2000  # UIDs per size query: a command line stays far below Dovecot's 64 KB
 
 
 def dedupe_key(raw: bytes) -> str:
@@ -98,9 +99,12 @@ def fetch_new(mailbox: Mailbox, on_chunk: Callable[[int], None] | None = None) -
             db.session.commit()
         last = mailbox.last_uid
         # Sizes of everything new in one round trip: large mail is never downloaded whole.
-        new = [u for u in client.search(["UID", f"{last + 1}:*"]) if u > last]
-        sizes = {uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in
-                 (client.fetch(new, ["RFC822.SIZE"]).items() if new else ())}
+        new = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        sizes: dict[int, int] = {}
+        for start in range(0, len(new), SIZE_CHUNK):  # bounded command lines
+            for uid, data in client.fetch(new[start:start + SIZE_CHUNK],
+                                          ["RFC822.SIZE"]).items():
+                sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
         uids = sorted(sizes)
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start:start + FETCH_CHUNK]
@@ -124,5 +128,5 @@ def fetch_new(mailbox: Mailbox, on_chunk: Callable[[int], None] | None = None) -
     except (IMAPClientError, OSError) as error:  # connection dropped, server restarted ...
         raise imap.MailboxError(f"IMAP error while reading {mailbox.folder}: {error}") from error
     finally:
-        imap._close(client)
+        imap.close(client)
     return stored

@@ -66,6 +66,23 @@ def wanted_ids(mail: ParsedMail) -> list[str]:
             if i != mail.message_id]
 
 
+def known_message_ids(ids) -> dict[str, tuple[int, int | None]]:
+    """Message-ID -> (ticket id, message row id, or None for our outbound mail): every id we
+    know for the org, inbound and outbound."""
+    found: dict[str, tuple[int, int | None]] = {}
+    if not ids:
+        return found
+    for message_id, ticket_id, row_id in db.session.execute(
+            select(Message.message_id, Message.ticket_id, Message.id)
+            .where(Message.message_id.in_(ids))):
+        found.setdefault(message_id, (ticket_id, row_id))
+    for message_id, ticket_id in db.session.execute(
+            select(Outbox.message_id, Outbox.ticket_id)
+            .where(Outbox.message_id.in_(ids), Outbox.ticket_id.is_not(None))):
+        found.setdefault(message_id, (ticket_id, None))
+    return found
+
+
 class Lookups:
     """The facts threading needs, read from the database one mail at a time. `not_waiting_on`:
     inbound ids a mail must not wait for (its own batch, second time round: no cycles)."""
@@ -77,19 +94,7 @@ class Lookups:
         return db.session.get(Ticket, ticket_id)
 
     def known(self, ids: list[str]) -> dict[str, tuple[int, int | None]]:
-        """Message-ID -> (ticket id, message row id or None for our outbound mail)."""
-        found: dict[str, tuple[int, int | None]] = {}
-        if not ids:
-            return found
-        for message_id, ticket_id, row_id in db.session.execute(
-                select(Message.message_id, Message.ticket_id, Message.id)
-                .where(Message.message_id.in_(ids))):
-            found.setdefault(message_id, (ticket_id, row_id))
-        for message_id, ticket_id in db.session.execute(
-                select(Outbox.message_id, Outbox.ticket_id)
-                .where(Outbox.message_id.in_(ids), Outbox.ticket_id.is_not(None))):
-            found.setdefault(message_id, (ticket_id, None))
-        return found
+        return known_message_ids(ids)
 
     def by_number(self, number: int):
         return db.session.scalar(select(Ticket).where(Ticket.number == number))

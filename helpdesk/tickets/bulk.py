@@ -14,8 +14,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import insert, select
 
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
@@ -30,9 +29,9 @@ from helpdesk.tickets.models import (
     MessageKind,
     Status,
     Ticket,
-    TicketCounter,
     TicketEvent,
 )
+from helpdesk.tickets.services import next_numbers
 
 
 @dataclass
@@ -66,19 +65,9 @@ class MessageDraft:
     stored: list[dict[str, Any]] = field(default_factory=list)  # attachment rows, by write()
 
 
-def _numbers(org_id: int, count: int) -> list[int]:
-    db.session.execute(pg_insert(TicketCounter).values(org_id=org_id, last_number=0)
-                       .on_conflict_do_nothing(index_elements=["org_id"]))
-    last = db.session.execute(
-        update(TicketCounter).where(TicketCounter.org_id == org_id)
-        .values(last_number=TicketCounter.last_number + count)
-        .returning(TicketCounter.last_number)).scalar_one()
-    return list(range(last - count + 1, last + 1))
-
-
 def _insert_tickets(org_id: int, drafts: list[TicketDraft]) -> None:
     now = utcnow()
-    for draft, number in zip(drafts, _numbers(org_id, len(drafts)), strict=True):
+    for draft, number in zip(drafts, next_numbers(org_id, len(drafts)), strict=True):
         draft.number = number
     rows = [{"org_id": org_id, "number": d.number, "subject": d.subject, "status": d.status,
              "channel": d.channel, "customer_id": d.customer_id, "tags": d.tags,

@@ -38,19 +38,24 @@ MAX_TAGS = 20
 MAX_BODY = 200_000
 
 
-def next_number(org_id: int) -> int:
-    """The org's next ticket number. The counter row is locked until commit, so concurrent
-    creations queue up; a rolled-back creation gives its number back (no gaps)."""
+def next_numbers(org_id: int, count: int = 1) -> list[int]:
+    """The org's next `count` ticket numbers. The counter row is locked until commit, so
+    concurrent creations queue up; a rolled-back creation gives its numbers back (no gaps)."""
     db.session.execute(
         pg_insert(TicketCounter).values(org_id=org_id, last_number=0)
         .on_conflict_do_nothing(index_elements=["org_id"])
     )
-    return db.session.execute(
+    last = db.session.execute(
         update(TicketCounter)
         .where(TicketCounter.org_id == org_id)
-        .values(last_number=TicketCounter.last_number + 1)
+        .values(last_number=TicketCounter.last_number + count)
         .returning(TicketCounter.last_number)
     ).scalar_one()
+    return list(range(last - count + 1, last + 1))
+
+
+def next_number(org_id: int) -> int:
+    return next_numbers(org_id)[0]
 
 
 def get_ticket(number: int, *, for_update: bool = False) -> Ticket | None:
