@@ -880,7 +880,9 @@ def call_tree(raw: dict, total: float, share: float = 0.02, depth: int = 8) -> s
 BUCKETS = [  # (label, test on the file path) for own time; first match wins
     ("psycopg: sending statements, waiting for PostgreSQL", lambda f: "/psycopg" in f),
     ("SQLAlchemy ORM and Core", lambda f: "/sqlalchemy/" in f),
-    ("helpdesk mail parsing (helpdesk/mail/parsing.py)", lambda f: f.endswith("mail/parsing.py")),
+    ("helpdesk mail parsing (helpdesk/mail/parsing.py and its modules)",
+     lambda f: f.endswith(("mail/parsing.py", "mail/charsets.py", "mail/headers.py",
+                           "mail/addresses.py", "mail/mime.py"))),
     ("reply parsing (helpdesk/mail/visible.py)", lambda f: f.endswith("mail/visible.py")),
     ("HTML sanitizing (helpdesk/tickets/sanitize.py + libraries)",
      lambda f: f.endswith("tickets/sanitize.py") or any(
