@@ -8,8 +8,20 @@ from pathlib import Path
 
 import yaml
 
-CORPUS = Path(os.environ.get("MAIL_CORPUS", Path(__file__).resolve().parents[3] / "shared" /
-                             "corpus"))
+
+def _find_corpus() -> Path:
+    """MAIL_CORPUS, else ../shared/corpus next to this checkout, else the team's shared copy
+    (a clean clone for CI may live anywhere)."""
+    if os.environ.get("MAIL_CORPUS"):
+        return Path(os.environ["MAIL_CORPUS"])
+    for candidate in (Path(__file__).resolve().parents[3] / "shared" / "corpus",
+                      Path("/work/shared/corpus")):
+        if (candidate / "MANIFEST.tsv").exists():
+            return candidate
+    return Path("/work/shared/corpus")
+
+
+CORPUS = _find_corpus()
 
 
 class _RubyLoader(yaml.SafeLoader):
