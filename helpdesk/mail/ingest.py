@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import lazyload
 
 from helpdesk.core.emails import clean_sender
 from helpdesk.core.jobs import enqueue_after_commit
@@ -72,8 +73,10 @@ class BatchLookups(threads.Lookups):
                               & (Ticket.last_activity_at >= recent_since))
         self.tickets: dict[int, Ticket] = {}
         if conditions:
+            # Threading reads plain columns: the joined customer/assignee/team loads would
+            # cost three joins on every candidate (they still load lazily if a rule asks).
             self.tickets = {t.id: t for t in db.session.scalars(
-                select(Ticket).where(or_(*conditions)))}
+                select(Ticket).where(or_(*conditions)).options(lazyload("*")))}
         self.numbers = {t.number: t for t in self.tickets.values()}
         self.recent: dict[int, list] = defaultdict(list)
         for ticket in sorted(self.tickets.values(), key=lambda t: t.last_activity_at,
