@@ -139,8 +139,7 @@ def start_dovecot():
     """tests.mailservers.Dovecot outside pytest: the same as its session fixture does."""
     import pwd
 
-    from tests.mailservers import MAIL_USER, Dovecot, ensure_os_user, find_binary, prepare_base
-    from tests.servers import free_port
+    from tests.mailservers import MAIL_USER, ensure_os_user, find_binary, launch
 
     binary = find_binary("dovecot", "/usr/sbin/dovecot")
     if binary is None:
@@ -151,13 +150,7 @@ def start_dovecot():
         user, as_user = ensure_os_user(MAIL_USER), MAIL_USER
     else:
         user, as_user = pwd.getpwuid(os.geteuid()), None
-    server = Dovecot(base, free_port(), as_user)
-    prepare_base(base, server.port, user)
-    if as_user:
-        for path in [base, *base.rglob("*")]:
-            os.chown(path, user.pw_uid, user.pw_gid)
-    server.start(binary)
-    return server
+    return launch(binary, base, user, as_user)
 
 
 def stop_dovecot(server) -> None:

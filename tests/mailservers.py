@@ -346,6 +346,17 @@ def prepare_base(base: Path, port: int, user: pwd.struct_passwd) -> None:
     ))
 
 
+def launch(binary: str, base: Path, user: pwd.struct_passwd, as_user: str | None) -> Dovecot:
+    """Write the config into `base` (owned by the mail user), start Dovecot on a free port."""
+    server = Dovecot(base, free_port(), as_user)
+    prepare_base(base, server.port, user)
+    if as_user:
+        for path in [base, *base.rglob("*")]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+    server.start(binary)
+    return server
+
+
 @pytest.fixture(scope="session")
 def dovecot(tmp_path_factory):
     """One Dovecot IMAP server for the whole session: a `Dovecot` (host, port, helpers)."""
@@ -367,17 +378,14 @@ def dovecot(tmp_path_factory):
         base.mkdir()
         as_user = None
 
-    server = Dovecot(base, free_port(), as_user)
+    server = None
     try:
-        prepare_base(base, server.port, user)
-        if as_user:
-            for path in [base, *base.rglob("*")]:
-                os.chown(path, user.pw_uid, user.pw_gid)
-        server.start(binary)
+        server = launch(binary, base, user, as_user)
         yield server
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
         if as_user:
-            if server.log_file.exists():
-                shutil.copy(server.log_file, keep / "dovecot.log")
+            if (base / "dovecot.log").exists():
+                shutil.copy(base / "dovecot.log", keep / "dovecot.log")
             shutil.rmtree(base, ignore_errors=True)

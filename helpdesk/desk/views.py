@@ -46,7 +46,8 @@ def notifications_page():
     numbers = dict(db.session.execute(select(Ticket.id, Ticket.number)
                                       .where(Ticket.id.in_(ticket_ids))).all()) \
         if ticket_ids else {}
-    return render_template("helpdesk/desk/notifications.html", page=page, numbers=numbers)
+    return render_template("helpdesk/desk/notifications.html", page=page, numbers=numbers,
+                           link=lambda cursor: url_for("desk.notifications", cursor=cursor))
 
 
 
