@@ -8,13 +8,9 @@ still follow a reset or invitation link. Ticket mail gets its own Outbox in the 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
-import time
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid, parseaddr
 
 from flask import current_app
 
@@ -42,32 +38,15 @@ def build_message(sender: str, to: str, subject: str, text: str) -> EmailMessage
 
 @system_job
 def deliver_mail(to: str, subject: str, text: str) -> None:
+    """Raises helpdesk.mail.smtp.SmtpError (RQ keeps the failed job)."""
+    from helpdesk.mail import smtp  # the channel's SMTP code; imported late: it needs models
+
     config = current_app.config
     message = build_message(config["MAIL_FROM"], to, subject, text)
-    if config["SMTP_URL"]:
-        send_via_smtp(config["SMTP_URL"], message)
+    raw = message.as_bytes(policy=SMTP)
+    settings = smtp.settings_for(None)
+    if settings is None:
+        smtp.save_locally(raw, to)
+        log.warning("%s", text)  # a developer can follow the reset or invitation link
     else:
-        outbox = Path(config["INSTANCE_DIR"]) / "outbox"
-        outbox.mkdir(parents=True, exist_ok=True)
-        path = outbox / f"{time.time_ns()}.eml"
-        path.write_bytes(bytes(message))
-        log.warning("SMTP_URL is not set: mail to %s saved to %s\n%s", to, path, text)
-
-
-def send_via_smtp(url: str, message: EmailMessage, timeout: float = 30) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://")
-    options = parse_qs(parts.query)
-    host = parts.hostname or "localhost"
-    if parts.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout,
-                                  context=ssl.create_default_context())
-    else:
-        client = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
-    with client:
-        if parts.scheme == "smtp" and options.get("starttls", ["0"])[0] in ("1", "true"):
-            client.starttls(context=ssl.create_default_context())
-        if parts.username:
-            client.login(unquote(parts.username), unquote(parts.password or ""))
-        client.send_message(message)
+        smtp.send_once(settings, parseaddr(config["MAIL_FROM"])[1], to, raw)

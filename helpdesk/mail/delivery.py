@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from datetime import timedelta
-from pathlib import Path
+from email.utils import parseaddr
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from helpdesk.core import tenancy
@@ -37,19 +35,9 @@ def _next(row: Outbox, error: str, permanent: bool) -> None:
         row.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
 
 
-def _save_locally(row: Outbox) -> None:
-    """No SMTP server configured (local development): keep the mail as a file and say so."""
-    folder = Path(current_app.config["INSTANCE_DIR"]) / "outbox"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{time.time_ns()}-{row.id}.eml"
-    path.write_bytes(row.raw)
-    log.warning("SMTP_URL is not set: mail to %s saved to %s", row.recipient, path)
-
-
-def _claim(outbox_id: int, retry_failed: bool = False) -> Outbox | None:
-    statuses = [OutboxStatus.QUEUED] + ([OutboxStatus.FAILED] if retry_failed else [])
+def _claim(outbox_id: int) -> Outbox | None:
     return db.session.scalar(
-        select(Outbox).where(Outbox.id == outbox_id, Outbox.status.in_(statuses),
+        select(Outbox).where(Outbox.id == outbox_id, Outbox.status == OutboxStatus.QUEUED,
                              Outbox.next_attempt_at <= utcnow())
         .with_for_update(skip_locked=True))
 
@@ -70,7 +58,7 @@ def deliver_outbox(org_id: int, outbox_ids: list[int]) -> dict[str, int]:
             try:
                 settings = smtp.settings_for(mailbox)
                 if settings is None:
-                    _save_locally(row)
+                    smtp.save_locally(row.raw, row.recipient)
                 else:
                     if row.mailbox_id in down:  # no 30 s timeout per mail: wait for a retry
                         raise smtp.SmtpError(down[row.mailbox_id])
@@ -107,8 +95,6 @@ def _retry_key(org_id: int) -> str:
 
 
 def _address(value: str) -> str:
-    from email.utils import parseaddr
-
     return parseaddr(value)[1] or value
 
 

@@ -325,7 +325,6 @@ def run(items: list[Item], ctx, may_defer, acknowledge) -> Result:
     _link_inline_images(messages, ctx.org)
     _acknowledge([i for i in items if acknowledge(i.mail, i.inbound, ctx)], ctx.org,
                  ctx.mailboxes)
-    now = utcnow()
     for item in items:
         if item.deferred:
             result.deferred.append(item)
@@ -339,9 +338,7 @@ def run(items: list[Item], ctx, may_defer, acknowledge) -> Result:
             target, row = item.duplicate
             ticket_id = getattr(target, "id", None)
             row_id = row.id if isinstance(row, MessageDraft) else row
-        inbound = item.inbound
-        inbound.status, inbound.outcome, inbound.error = (InboundStatus.PROCESSED, item.outcome,
-                                                          item.reason)
-        inbound.ticket_id, inbound.message_row_id, inbound.processed_at = ticket_id, row_id, now
+        item.inbound.mark_processed(item.outcome, ticket_id=ticket_id, message_row_id=row_id,
+                                    note=item.reason)
         result.done.append(item)
     return result

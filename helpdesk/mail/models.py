@@ -118,6 +118,14 @@ class InboundEmail(OrgScoped, Base):
     received_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     processed_at: Mapped[datetime | None]
 
+    def mark_processed(self, outcome: str, *, ticket_id: int | None = None,
+                       message_row_id: int | None = None, note: str = "") -> None:
+        """What the pipeline made of it (`note`: e.g. why it counts as automatic)."""
+        self.status = InboundStatus.PROCESSED
+        self.outcome, self.error = outcome, note
+        self.ticket_id, self.message_row_id = ticket_id, message_row_id
+        self.processed_at = utcnow()
+
 
 class OutboxStatus(enum.StrEnum):
     QUEUED = "queued"

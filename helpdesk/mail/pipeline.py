@@ -136,17 +136,17 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
     kind, reason = classify(mail, ctx.our_addresses, ctx.loop_value)
     inbound.classification = kind.value
     if kind is Kind.LOOP:
-        _done(inbound, "loop", error=reason)
+        inbound.mark_processed("loop", note=reason)
         return
     if kind is Kind.BOUNCE:
         ticket, message = handle_bounce(mail, ctx.org)
-        _done(inbound, "bounce" if ticket else "bounce_unmatched",
-              ticket_id=ticket.id if ticket else None,
-              message_row_id=message.id if message else None)
+        inbound.mark_processed("bounce" if ticket else "bounce_unmatched",
+                               ticket_id=ticket.id if ticket else None,
+                               message_row_id=message.id if message else None)
         return
     customer = identify_customer(mail, ctx.org.id)
     if customer.is_blocked:
-        _done(inbound, "blocked_sender")
+        inbound.mark_processed("blocked_sender")
         return
     if mail.has_message_id:
         threads.lock_message_ids(ctx.org.id, [mail.message_id])
@@ -155,23 +155,13 @@ def process_one(inbound: InboundEmail, mail: ParsedMail, ctx: Context, may_defer
                                 inbound_id=inbound.id, may_defer=may_defer)
     if match.duplicate_of is not None:
         ticket, row_id = match.duplicate_of
-        _done(inbound, "duplicate", ticket_id=ticket.id if ticket else None,
-              message_row_id=row_id)
+        inbound.mark_processed("duplicate", ticket_id=ticket.id if ticket else None,
+                               message_row_id=row_id)
         return
     message, outcome, ticket_id = save(mail, inbound, customer, match, kind is Kind.AUTOMATIC,
                                        ctx)
-    _done(inbound, outcome, ticket_id=ticket_id, message_row_id=message.id if message else None,
-          error=reason)
-
-
-def _done(inbound: InboundEmail, outcome: str, *, ticket_id: int | None = None,
-          message_row_id: int | None = None, error: str = "") -> None:
-    inbound.status = InboundStatus.PROCESSED
-    inbound.outcome = outcome
-    inbound.ticket_id = ticket_id
-    inbound.message_row_id = message_row_id
-    inbound.error = error
-    inbound.processed_at = utcnow()
+    inbound.mark_processed(outcome, ticket_id=ticket_id,
+                           message_row_id=message.id if message else None, note=reason)
 
 
 def _retryable(error: BaseException) -> bool:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
@@ -14,6 +18,7 @@ from helpdesk.core.crypto import decrypt
 from helpdesk.mail.models import Mailbox, Security
 
 TIMEOUT = 30
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +47,9 @@ def settings_for(mailbox: Mailbox | None) -> SmtpSettings | None:
     if not url:
         return None
     parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SmtpError(f"SMTP_URL must start with smtp:// or smtps://, not {parts.scheme}://",
+                        permanent=True)
     starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true")
     security = (Security.SSL if parts.scheme == "smtps"
                 else Security.STARTTLS if starttls else Security.NONE)
@@ -103,3 +111,23 @@ def send(client: smtplib.SMTP, sender: str, recipient: str, raw: bytes) -> None:
                         permanent=error.smtp_code >= 500) from error
     except (smtplib.SMTPException, OSError) as error:
         raise SmtpError(f"SMTP failed: {error}") from error
+
+
+def save_locally(raw: bytes, recipient: str) -> Path:
+    """No SMTP server configured (local development): keep the mail as a file and say so."""
+    folder = Path(current_app.config["INSTANCE_DIR"]) / "outbox"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns()}.eml"
+    path.write_bytes(raw)
+    log.warning("SMTP_URL is not set: mail to %s saved to %s", recipient, path)
+    return path
+
+
+def send_once(settings: SmtpSettings, sender: str, recipient: str, raw: bytes) -> None:
+    """Connect, send one mail, disconnect. Raises SmtpError."""
+    client = connect(settings)
+    try:
+        send(client, sender, recipient, raw)
+    finally:
+        with contextlib.suppress(Exception):  # the connection may already be gone
+            client.quit()
