@@ -75,10 +75,14 @@ def prepare(mail: ParsedMail, languages: tuple[str, ...] = DEFAULT_LANGUAGES) ->
     return Prepared(text, html or text_to_html(text), visible, files, headers)
 
 
+def has_inline_images(html: str | None) -> bool:
+    return "/_inline/" in (html or "")
+
+
 def link_inline(html: str, stored: list[tuple[int, str | None]], org_slug: str) -> str:
     """Point inline-image placeholders at stored attachments ((id, content id) pairs); any
     placeholder without its attachment is dropped."""
-    if "/_inline/" not in (html or ""):
+    if not has_inline_images(html):
         return html
     by_cid = {content_id: attachment_id for attachment_id, content_id in stored if content_id}
 

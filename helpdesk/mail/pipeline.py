@@ -101,12 +101,12 @@ def save(mail: ParsedMail, inbound: InboundEmail, customer: Customer, match: thr
             None, subject=threads.ticket_subject(mail.subject), customer=customer,
             channel=Channel.EMAIL, body_text=prepared.text, body_html=prepared.html,
             attachments=files, headers=prepared.headers, tags=["auto"] if automatic else ())
-        ticket.mailbox_id = inbound.mailbox_id
         message = db.session.scalar(select(Message).where(Message.ticket_id == ticket.id))
         outcome = "new_ticket"
     message.body_visible = prepared.visible
-    message.body_html = content.link_inline(
-        message.body_html, [(a.id, a.content_id) for a in message.attachments], ctx.org.slug)
+    if content.has_inline_images(message.body_html):  # (else no need to load attachments)
+        message.body_html = content.link_inline(
+            message.body_html, [(a.id, a.content_id) for a in message.attachments], ctx.org.slug)
     ticket = db.session.get(Ticket, message.ticket_id)
     if ticket.mailbox_id is None:
         ticket.mailbox_id = inbound.mailbox_id
