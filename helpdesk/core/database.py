@@ -51,5 +51,6 @@ def _import_models() -> None:
     import helpdesk.customers.models  # noqa: F401
     import helpdesk.mail.models  # noqa: F401
     import helpdesk.orgs.models  # noqa: F401
+    import helpdesk.search.models  # noqa: F401
     import helpdesk.tickets.models  # noqa: F401
     import storefront.models  # noqa: F401

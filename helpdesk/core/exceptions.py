@@ -34,3 +34,9 @@ class PlanLimitExceeded(ServiceError):
     """The org's plan does not allow this (agent seats, monthly tickets, features)."""
 
     status = 403
+
+
+class NotFound(ServiceError):
+    """No such object in this org (or not one this user may see): always a 404."""
+
+    status = 404

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.core.models import Base, OrgScoped, TimestampMixin
@@ -16,6 +17,7 @@ class Customer(OrgScoped, TimestampMixin, Base):
         UniqueConstraint("org_id", "email"),
         # Target of composite foreign keys (org_id, customer_id) from child tables.
         UniqueConstraint("org_id", "id"),
+        Index("ix_customers_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,3 +29,5 @@ class Customer(OrgScoped, TimestampMixin, Base):
     # Set by a bounce: automatic mail (acknowledgements) is no longer sent to this address.
     undeliverable_at: Mapped[datetime | None]
     undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Name and email (A), company (B); written by a database trigger.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)

@@ -47,6 +47,10 @@ class Organization(TimestampMixin, Base):
     plan: Mapped[str] = mapped_column(String(32), default=DEFAULT_PLAN)
     trial_ends_at: Mapped[datetime | None]
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # A PostgreSQL text search configuration (simple, english, german...): stemming and stop
+    # words of the org's full-text index. Changing it rebuilds the org's vectors (a search job).
+    search_language: Mapped[str] = mapped_column(String(63), default="simple",
+                                                 server_default="simple")
 
     # Tenant rows reached from this global row are still filtered to the current org.
     memberships: Mapped[list[Membership]] = relationship(viewonly=True)

@@ -18,7 +18,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.core.models import Base, OrgScoped, TimestampMixin, utcnow
@@ -104,6 +104,8 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         Index("ix_tickets_spam", "org_id", "last_activity_at", "id",
               postgresql_where=text("is_spam")),
         CheckConstraint("number > 0", name="number_positive"),
+        # Full-text search (helpdesk.search): the vector is kept by a trigger (migrations).
+        Index("ix_tickets_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,6 +133,8 @@ class Ticket(OrgScoped, TimestampMixin, Base):
     last_activity_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
+    # Subject and number, weighted; written by a database trigger in the org's search language.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
     # Read-only: services set the *_id columns (the composite keys share org_id).
     customer: Mapped[Customer] = relationship(lazy="joined", viewonly=True)
@@ -149,6 +153,7 @@ class Message(OrgScoped, Base):
                              ["customers.org_id", "customers.id"]),
         Index("ix_messages_ticket", "org_id", "ticket_id", "created_at"),
         Index("ix_messages_message_id", "org_id", "message_id"),
+        Index("ix_messages_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,6 +171,8 @@ class Message(OrgScoped, Base):
     in_reply_to: Mapped[str | None] = mapped_column(Text)
     references: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
+    # Sender (weight A) and the visible text (B); written by a database trigger.
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
     author_user: Mapped[User | None] = relationship(lazy="joined")
     attachments: Mapped[list[Attachment]] = relationship(

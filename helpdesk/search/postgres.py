@@ -1,0 +1,322 @@
+"""PostgreSQL full-text search: the default backend, no server beyond the database.
+
+Each searchable table has a weighted `search_vector` kept by a trigger (migration "search") in
+the org's text search configuration, and a GIN index on it. Two orderings, both with a cursor and
+no depth cap:
+
+- newest first (the default): `vector @@ query ORDER BY id DESC LIMIT n` below the cursor. The
+  planner walks the tenant-first (org_id, id) index and tests each row when the words are common
+  (it stops after n matches), and reads the GIN index when they are rare (few rows to sort).
+  Ranking every match instead costs 0.3-0.8 s on a common word at 1M rows (PERFORMANCE.md).
+- relevance: the newest CANDIDATES matches are ranked (ts_rank_cd) and paged by (rank, id);
+  once a chunk is used up the next older chunk is ranked, so cost per page stays bounded.
+
+Plans are always custom: a generic plan (psycopg prepares a statement after 5 runs) cannot see
+how common the words or how large the org is, and picked the wrong index at 30-300x the cost.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from psycopg.errors import QueryCanceled
+from sqlalchemy import (
+    Float,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.exc import OperationalError
+
+from helpdesk.customers.models import Customer
+from helpdesk.extensions import db
+from helpdesk.search import cursors
+from helpdesk.search.backend import Hit, InvalidCursor, SearchPage
+from helpdesk.search.query import SearchQuery
+from helpdesk.tickets.models import Message, Ticket
+
+tickets: Table = Ticket.__table__  # type: ignore[assignment]
+messages: Table = Message.__table__  # type: ignore[assignment]
+customers: Table = Customer.__table__  # type: ignore[assignment]
+TABLES = {"tickets": tickets, "messages": messages, "customers": customers}
+
+CANDIDATES = 200  # matches ranked at once by the relevance ordering
+STATEMENT_TIMEOUT = "4s"  # a search that runs longer returns a notice, not an error page
+HEADLINE_TEXT = 20_000  # characters of a message that ts_headline reads for the snippet
+START, STOP = "\x02", "\x03"
+SNIPPET_OPTIONS = (f'StartSel="{START}", StopSel="{STOP}", MaxWords=30, MinWords=12, '
+                   'MaxFragments=2, FragmentDelimiter=" … "')
+WHOLE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", HighlightAll=true'
+REINDEX_BATCH = 5_000
+TOO_LONG = "The search took too long and was stopped: add a word or a filter to narrow it."
+
+
+class PostgresBackend:
+    name = "postgres"
+
+    def search(self, org_id: int, language: str, query: SearchQuery) -> SearchPage:
+        if not query.searchable(query.type):
+            return SearchPage()
+        try:
+            with _bounded():
+                return _search(org_id, language, query)
+        except QueryCanceled:
+            return SearchPage(notice=TOO_LONG)
+
+    def index(self, org_id: int, doc_type: str, ids: list[int]) -> None:
+        """Nothing to do: the triggers wrote the vectors in the same transaction."""
+
+    def reindex(self, org_id: int, language: str,
+                progress: Callable[[int], None] | None = None) -> int:
+        """Rewrite one org's vectors (after a language change), a batch per commit."""
+        done = 0
+        for table, touch in ((tickets, tickets.c.subject), (customers, customers.c.name),
+                             (messages, messages.c.body_text)):
+            last_id = 0
+            while True:
+                ids = db.session.scalars(
+                    select(table.c.id).where(table.c.org_id == org_id, table.c.id > last_id)
+                    .order_by(table.c.id).limit(REINDEX_BATCH)).all()
+                if not ids:
+                    break
+                # Setting a column to itself fires the vector trigger (UPDATE OF ...).
+                db.session.execute(update(table).where(table.c.org_id == org_id,
+                                                       table.c.id.between(ids[0], ids[-1]))
+                                   .values({touch.key: touch}))
+                db.session.commit()
+                last_id = ids[-1]
+                done += len(ids)
+                if progress:
+                    progress(len(ids))
+        return done
+
+
+@contextmanager
+def _bounded() -> Iterator[None]:
+    """A savepoint with a statement timeout and custom plans; the settings are put back."""
+    session = db.session
+    savepoint = session.begin_nested()
+    prior = session.execute(text("SELECT current_setting('statement_timeout'), "
+                                 "current_setting('plan_cache_mode')")).one()
+    try:
+        _settings(STATEMENT_TIMEOUT, "force_custom_plan")
+        yield
+        _settings(*prior)
+        savepoint.commit()
+    except OperationalError as error:
+        savepoint.rollback()  # also undoes the settings
+        if isinstance(error.orig, QueryCanceled):
+            raise error.orig from error
+        raise
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+
+
+def _settings(timeout: str, plan_cache_mode: str) -> None:
+    db.session.execute(text("SELECT set_config('statement_timeout', :timeout, true), "
+                            "set_config('plan_cache_mode', :mode, true)"),
+                       {"timeout": timeout, "mode": plan_cache_mode})
+
+
+def _tsquery(language: str, words: str):
+    return func.websearch_to_tsquery(cast(literal(language), REGCONFIG),
+                                     bindparam("search_text", words, unique=True))
+
+
+def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
+    table = TABLES[query.type]
+    tsquery = _tsquery(language, query.text)
+    conditions = [table.c.org_id == org_id, table.c.search_vector.op("@@")(tsquery)]
+    base = select(table.c.id)
+    if query.type in ("tickets", "messages"):
+        base, ticket_conditions = _ticket_filters(base, table, org_id, query)
+        if ticket_conditions is None:
+            return SearchPage()
+        conditions += ticket_conditions
+    if query.since:
+        conditions.append(table.c.created_at >= query.since)
+    if query.until:
+        conditions.append(table.c.created_at < query.until)
+
+    # The exact match leads the first page and is left out of the ranked list on every page.
+    exact_ids = _exact_ids(org_id, query, base, conditions[2:])
+    pinned = exact_ids if query.cursor is None else []
+    if exact_ids:
+        conditions.append(table.c.id.not_in(exact_ids))
+
+    decoded = cursors.decode(query.cursor, query.type, query.sort)
+    if query.cursor and decoded is None:
+        raise InvalidCursor()
+    if query.sort == "relevance":
+        rows, next_cursor = _relevance_page(base, table, tsquery, conditions, query, decoded)
+    else:
+        rows, next_cursor = _newest_page(base, table, conditions, query, decoded)
+    ids = pinned + [row_id for row_id, _ in rows]
+    scores = dict(rows)
+    hits = _load_hits(query.type, org_id, language, query.text, ids)
+    for hit in hits:
+        hit.exact = hit.id in pinned
+        hit.score = scores.get(hit.id)
+    return SearchPage(hits=hits, next_cursor=next_cursor)
+
+
+def _ticket_filters(base: Select, table: Table, org_id: int,
+                    query: SearchQuery) -> tuple[Select, list | None]:
+    """Conditions on the ticket (joined for messages); None when nothing can match."""
+    conditions = []
+    if table is messages and query.ticket_filters:
+        base = base.join(tickets, and_(tickets.c.org_id == messages.c.org_id,
+                                       tickets.c.id == messages.c.ticket_id))
+    if query.statuses:
+        conditions.append(tickets.c.status.in_([s.value for s in query.statuses]))
+    if query.priorities:
+        conditions.append(tickets.c.priority.in_([p.value for p in query.priorities]))
+    if query.assignee == "none":
+        conditions.append(tickets.c.assignee_id.is_(None))
+    elif isinstance(query.assignee, int):
+        conditions.append(tickets.c.assignee_id == query.assignee)
+    if query.tag:
+        conditions.append(tickets.c.tags.contains([query.tag.lower()]))
+    if query.customer_id:
+        conditions.append(tickets.c.customer_id == query.customer_id)
+    return base, conditions
+
+
+def _exact_ids(org_id: int, query: SearchQuery, base: Select, filters: list) -> list[int]:
+    """The ticket with the typed number, or the customer with the typed address."""
+    table = TABLES[query.type]
+    if query.type == "tickets" and query.ticket_number:
+        match = tickets.c.number == query.ticket_number
+    elif query.type == "customers" and query.email:
+        match = func.lower(customers.c.email) == query.email
+    else:
+        return []
+    statement = base.where(table.c.org_id == org_id, match, *filters).limit(1)
+    return list(db.session.scalars(statement))
+
+
+def _newest_page(base: Select, table: Table, conditions: list, query: SearchQuery,
+                 decoded: list | None) -> tuple[list[tuple[int, None]], str | None]:
+    if decoded:
+        conditions = [*conditions, table.c.id < decoded[0]]
+    ids = list(db.session.scalars(
+        base.where(*conditions).order_by(table.c.id.desc()).limit(query.limit + 1)))
+    next_cursor = None
+    if len(ids) > query.limit:
+        ids = ids[:query.limit]
+        next_cursor = cursors.encode(query.type, query.sort, [ids[-1]])
+    return [(row_id, None) for row_id in ids], next_cursor
+
+
+def _relevance_page(base: Select, table: Table, tsquery, conditions: list, query: SearchQuery,
+                    decoded: list | None) -> tuple[list[tuple[int, float]], str | None]:
+    """Rank the newest CANDIDATES matches below the chunk's top; page by (rank, id)."""
+    chunk_top, after = (decoded[0], decoded[1:]) if decoded else (None, [])
+    if chunk_top is not None:
+        conditions = [*conditions, table.c.id < chunk_top]
+    rank = cast(func.ts_rank_cd(table.c.search_vector, tsquery), Float)
+    chunk = (base.add_columns(rank.label("rank")).where(*conditions)
+             .order_by(table.c.id.desc()).limit(CANDIDATES).subquery("chunk"))
+    framed = select(chunk.c.id, chunk.c.rank,
+                    func.max(chunk.c.id).over().label("top"),
+                    func.min(chunk.c.id).over().label("bottom"),
+                    func.count().over().label("size")).subquery("framed")
+    statement = select(framed).order_by(framed.c.rank.desc(), framed.c.id.desc())
+    if after:
+        statement = statement.where(tuple_(framed.c.rank, framed.c.id) < tuple_(*after))
+    rows = db.session.execute(statement.limit(query.limit + 1)).all()
+    if not rows:
+        return [], None
+    top = chunk_top if chunk_top is not None else rows[0].top + 1
+    page = rows[:query.limit]
+    if len(rows) > query.limit:
+        last = page[-1]
+        next_cursor = cursors.encode(query.type, query.sort, [top, last.rank, last.id])
+    elif rows[0].size >= CANDIDATES:
+        next_cursor = cursors.encode(query.type, query.sort, [rows[0].bottom])
+    else:
+        next_cursor = None
+    return [(row.id, row.rank) for row in page], next_cursor
+
+
+def _load_hits(doc_type: str, org_id: int, language: str, words: str,
+               ids: list[int]) -> list[Hit]:
+    if not ids:
+        return []
+    loader = {"tickets": _ticket_hits, "messages": _message_hits,
+              "customers": _customer_hits}[doc_type]
+    found = {hit.id: hit for hit in loader(org_id, _tsquery(language, words), language, ids)}
+    return [found[row_id] for row_id in ids if row_id in found]
+
+
+def _headline(language: str, source, tsquery, options: str):
+    return func.ts_headline(cast(literal(language), REGCONFIG), source, tsquery, options)
+
+
+def _ticket_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
+    rows = db.session.execute(
+        select(tickets.c.id, tickets.c.number, tickets.c.subject, tickets.c.status,
+               tickets.c.created_at, tickets.c.customer_id, customers.c.email,
+               _headline(language, tickets.c.subject, tsquery, WHOLE_OPTIONS).label("snippet"))
+        .join(customers, and_(customers.c.org_id == tickets.c.org_id,
+                              customers.c.id == tickets.c.customer_id))
+        .where(tickets.c.org_id == org_id, tickets.c.id.in_(ids)))
+    for row in rows:
+        yield Hit(type="ticket", id=row.id, title=row.subject, snippet=marked(row.snippet),
+                  created_at=row.created_at, ticket_number=row.number,
+                  ticket_status=row.status, customer_id=row.customer_id,
+                  customer_email=row.email)
+
+
+def _message_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
+    body = func.left(func.coalesce(messages.c.body_visible, messages.c.body_text), HEADLINE_TEXT)
+    rows = db.session.execute(
+        select(messages.c.id, messages.c.kind, messages.c.created_at, tickets.c.number,
+               tickets.c.subject, tickets.c.status, tickets.c.customer_id,
+               _headline(language, body, tsquery, SNIPPET_OPTIONS).label("snippet"))
+        .join(tickets, and_(tickets.c.org_id == messages.c.org_id,
+                            tickets.c.id == messages.c.ticket_id))
+        .where(messages.c.org_id == org_id, messages.c.id.in_(ids)))
+    for row in rows:
+        yield Hit(type="message", id=row.id, title=row.subject, snippet=marked(row.snippet),
+                  created_at=row.created_at, ticket_number=row.number,
+                  ticket_status=row.status, customer_id=row.customer_id,
+                  message_kind=row.kind)
+
+
+def _customer_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
+    card = func.concat_ws(" · ", func.nullif(customers.c.name, ""), customers.c.email,
+                          func.nullif(customers.c.company, ""))
+    rows = db.session.execute(
+        select(customers.c.id, customers.c.name, customers.c.email, customers.c.created_at,
+               _headline(language, card, tsquery, WHOLE_OPTIONS).label("snippet"))
+        .where(customers.c.org_id == org_id, customers.c.id.in_(ids)))
+    for row in rows:
+        yield Hit(type="customer", id=row.id, title=row.name or row.email,
+                  snippet=marked(row.snippet), created_at=row.created_at,
+                  customer_id=row.id, customer_email=row.email)
+
+
+_MARKED = re.compile(f"{START}(.*?){STOP}", re.DOTALL)
+
+
+def marked(headline: str | None) -> str:
+    """ts_headline output as safe HTML: escaped, with the matches in <mark>."""
+    escaped = html.escape(headline or "", quote=False)
+    escaped = _MARKED.sub(r"<mark>\1</mark>", escaped)
+    return escaped.replace(START, "").replace(STOP, "")
+
