@@ -48,3 +48,6 @@ class SearchPageSchema(Schema):
                        "Cursor pagination has no depth limit.")
 def search(query):
     return services.search(g.org, g.membership.user_id, query)
+
+
+search.cleans_query_string = True  # q may hold NULs: SearchQuery removes them

@@ -43,7 +43,10 @@ def init_app(app: Flask) -> None:
         # PostgreSQL cannot store NUL in text: say so up front instead of failing at INSERT.
         if "\x00" in request.path:
             abort(404)
-        values = [*request.args.values(), *request.form.values()]
+        view = app.view_functions.get(request.endpoint or "")
+        # Search boxes clean their own query string (a NUL typed into one is no error).
+        args = [] if getattr(view, "cleans_query_string", False) else request.args.values()
+        values = [*args, *request.form.values()]
         if any("\x00" in value for value in values):
             abort(400, description="Text fields may not contain NUL characters (\\0).")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from helpdesk.api.schemas import Text
 from helpdesk.api.ticket_list import Assignee, EnumList
 from helpdesk.search.query import DOC_TYPES, MAX_LIMIT, SORTS, SearchQuery
 from helpdesk.tickets.models import Priority, Status
@@ -65,7 +66,7 @@ class SearchArgs(Schema):
     status = EnumList(Status)
     priority = EnumList(Priority)
     assignee = Assignee(metadata={"type": "string", "description": 'User id, "me" or "none".'})
-    tag = fields.String(validate=validate.Length(max=50))
+    tag = Text(max_length=50)
     customer = CustomerId(metadata={"description": "A customer id: their tickets."})
     from_ = Day(data_key="from", description="Created on or after (a date).")
     to = Day(end=True, description="Created on or before (a date).")
@@ -73,8 +74,8 @@ class SearchArgs(Schema):
                          metadata={"description": "newest (default) or relevance (the newest "
                                                   "200 matches ranked, then the next 200...)"})
     limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=MAX_LIMIT))
-    cursor = fields.String(validate=validate.Length(max=300),
-                           metadata={"description": "`next` of the previous page (one type)."})
+    cursor = Text(max_length=300,
+                  metadata={"description": "`next` of the previous page (one type)."})
 
     @post_load
     def to_query(self, data: dict[str, Any], **kwargs) -> SearchQuery:
