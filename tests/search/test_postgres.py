@@ -1,0 +1,121 @@
+"""What only the PostgreSQL backend has: vectors kept by triggers, the org's language, the
+reindex command, and the time limit that turns a runaway search into a notice."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from helpdesk.extensions import db
+from helpdesk.orgs.models import Organization
+from helpdesk.search import postgres, services
+from helpdesk.search.query import SearchQuery
+from helpdesk.tickets.models import Message, Ticket
+
+
+def found(in_org, org, words, doc_type="tickets", **filters) -> list[int]:
+    with in_org(org.id) as session:
+        organization = session.get(Organization, org.id)
+        page = services.search(organization, org.owner_id,
+                               SearchQuery(text=words, type=doc_type, **filters))
+        return [hit.id for hit in page.hits]
+
+
+def test_vectors_follow_edits(in_org, make_org, make_ticket):
+    org = make_org()
+    ticket = make_ticket(org, subject="Kettle whistles", body="It whistles all night.")
+    assert found(in_org, org, "kettle") == [ticket.id]
+    with in_org(org.id) as session:
+        session.get(Ticket, ticket.id).subject = "Toaster burns bread"
+    assert found(in_org, org, "kettle") == []
+    assert found(in_org, org, "toaster") == [ticket.id]
+
+
+def test_messages_index_sender_and_new_text_only(in_org, make_org, make_ticket):
+    org = make_org()
+    ticket = make_ticket(org, subject="Question", body="irrelevant",
+                         customer_email="zelda.hyrule@example.org")
+    with in_org(org.id) as session:
+        message = session.scalar(select(Message).where(Message.ticket_id == ticket.id))
+        message.body_text = "My new words.\n\n> quoted history about pineapples"
+        message.body_visible = "My new words."
+        message_id = message.id
+    assert found(in_org, org, "zelda", "messages") == [message_id]
+    assert found(in_org, org, "zelda.hyrule@example.org", "messages") == [message_id]
+    assert found(in_org, org, "hyrule", "messages") == [message_id]
+    assert found(in_org, org, "pineapples", "messages") == []  # quoted text is not the message's
+
+
+def test_org_language_stems_and_is_rebuilt_by_a_job(in_org, make_org, make_ticket, run_jobs):
+    english, simple = make_org(), make_org()
+    for org in (english, simple):
+        make_ticket(org, subject="Refunds requested", body="Several refunds")
+    with in_org(english.id) as session:
+        assert services.set_search_language(session.get(Organization, english.id), "english")
+    assert found(in_org, english, "refund") == []  # not rebuilt yet
+    run_jobs()
+    assert len(found(in_org, english, "refund")) == 1
+    assert len(found(in_org, english, "refunding")) == 1
+    assert found(in_org, simple, "refund") == []  # the other org keeps its language
+
+
+def test_unknown_language_is_refused(in_org, make_org):
+    org = make_org()
+    with in_org(org.id) as session:
+        try:
+            services.set_search_language(session.get(Organization, org.id), "klingon")
+        except services.ValidationFailed as error:
+            assert "search_language" in error.fields
+        else:
+            raise AssertionError("klingon accepted")
+
+
+def test_reindex_command(app, in_org, make_org, make_ticket):
+    org = make_org(slug="reindexed")
+    ticket = make_ticket(org, subject="Lamp flickers")
+    with in_org(org.id) as session:
+        session.execute(text("UPDATE organizations SET search_language = 'english' "
+                             "WHERE id = :id"), {"id": org.id})
+        session.execute(text("UPDATE tickets SET search_vector = NULL WHERE id = :id"),
+                        {"id": ticket.id})
+    assert found(in_org, org, "lamp") == []
+    result = app.test_cli_runner().invoke(args=["search", "reindex", "--org", "reindexed"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexed" in result.output and "postgres" in result.output
+    assert found(in_org, org, "flicker") == [ticket.id]  # english stems now
+    result = app.test_cli_runner().invoke(args=["search", "reindex", "--org", "nope"])
+    assert result.exit_code != 0 and "No organization" in result.output
+
+
+def test_huge_message_is_indexed_up_to_its_cap(in_org, make_org, make_ticket):
+    org = make_org()
+    words = " ".join(f"word{n}" for n in range(40_000)) + " needle"
+    ticket = make_ticket(org, subject="Long mail", body="short")
+    with in_org(org.id) as session:
+        # Mail may be longer than the desk's form allows: the pipeline stores it whole.
+        message = session.scalar(select(Message).where(Message.ticket_id == ticket.id))
+        message.body_text = words
+        message_id = message.id
+    assert found(in_org, org, "word5", "messages") == [message_id]
+    assert found(in_org, org, "needle", "messages") == []  # past the 100,000 characters
+
+
+def test_a_runaway_search_becomes_a_notice(in_org, make_org, make_ticket, monkeypatch):
+    """A real statement timeout, cancelled by PostgreSQL, inside the search's savepoint."""
+    org = make_org()
+    make_ticket(org, subject="Slow one")
+    monkeypatch.setattr(postgres, "STATEMENT_TIMEOUT", "50ms")
+    original = postgres._search
+
+    def slow(*args, **kwargs):
+        db.session.execute(text("SELECT pg_sleep(1)"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(postgres, "_search", slow)
+    with in_org(org.id) as session:
+        organization = session.get(Organization, org.id)
+        page = services.search(organization, org.owner_id, SearchQuery(text="slow"))
+        assert page.hits == [] and "too long" in page.notice
+        # The transaction goes on, with the usual settings back.
+        assert session.scalar(text("SELECT current_setting('statement_timeout')")) == "0"
+        assert session.scalar(select(Ticket.subject).where(Ticket.org_id == org.id)) == "Slow one"
+
