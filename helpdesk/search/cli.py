@@ -29,15 +29,22 @@ def reindex(slug: str | None) -> None:
     backend = get_backend()
     started = time.monotonic()
     total = 0
-    for org in orgs:
-        org_id, language, org_slug = org.id, org.search_language, org.slug
-        documents = sum(db.session.scalar(select(func.count()).select_from(table)
-                                          .where(table.c.org_id == org_id)) or 0
+    if slug is None and hasattr(backend, "rebuild_all"):
+        # Elasticsearch: new indices for every org, swapped in at the end (no downtime).
+        documents = sum(db.session.scalar(select(func.count()).select_from(table)) or 0
                         for table in TABLES.values())
-        with tenancy.org_scope(org_id), tqdm(total=documents, unit="doc", desc=org_slug,
-                                             disable=None) as bar:
-            total += backend.reindex(org_id, language, progress=bar.update)
-        db.session.commit()
+        with tqdm(total=documents, unit="doc", desc="all", disable=None) as bar:
+            total = backend.rebuild_all(progress=bar.update)
+    else:
+        for org in orgs:
+            org_id, language, org_slug = org.id, org.search_language, org.slug
+            documents = sum(db.session.scalar(select(func.count()).select_from(table)
+                                              .where(table.c.org_id == org_id)) or 0
+                            for table in TABLES.values())
+            with tenancy.org_scope(org_id), tqdm(total=documents, unit="doc", desc=org_slug,
+                                                 disable=None) as bar:
+                total += backend.reindex(org_id, language, progress=bar.update)
+            db.session.commit()
     elapsed = time.monotonic() - started
     click.echo(f"Reindexed {total:,} documents of {len(orgs)} organization(s) with the "
                f"{backend.name} backend in {elapsed:.1f} s.")

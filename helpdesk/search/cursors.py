@@ -48,3 +48,33 @@ def decode(cursor: str | None, doc_type: str, sort: str) -> list[int | float] | 
                                    and math.isfinite(value)):
             return None
     return values
+
+
+def decode_after(cursor: str | None, doc_type: str, sort: str) -> list[int | float] | None:
+    """Elasticsearch's `search_after` position, or None for a missing or foreign cursor.
+
+    Newest first: [last id], as above. Relevance: [last score, last id] (Elasticsearch ranks
+    every match, so there are no chunks).
+    """
+    if sort != "relevance":
+        return decode(cursor, doc_type, sort)
+    values = _values(cursor, doc_type, sort)
+    if values is None or len(values) != 2:
+        return None
+    score, last_id = values
+    valid_score = (isinstance(score, int | float) and not isinstance(score, bool)
+                   and math.isfinite(score))
+    valid_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**63
+    return values if valid_score and valid_id else None
+
+
+def _values(cursor: str | None, doc_type: str, sort: str) -> list | None:
+    if not cursor or len(cursor) > MAX_LENGTH:
+        return None
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(plain, list) or plain[:2] != [doc_type, sort]:
+        return None
+    return plain[2:]

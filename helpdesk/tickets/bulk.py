@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization
+from helpdesk.search import indexing
 from helpdesk.tickets import workflow
 from helpdesk.tickets.attachments import safe_filename, write_file
 from helpdesk.tickets.models import (
@@ -144,8 +145,10 @@ def write(org_id: int, drafts: list[TicketDraft], messages: list[MessageDraft]) 
     assignment and automation rules. Flushes; the caller commits."""
     if drafts:
         _insert_tickets(org_id, drafts)
+        indexing.queue_documents(org_id, "tickets", [d.id for d in drafts])
     if messages:
         _insert_messages(org_id, messages)
+        indexing.queue_documents(org_id, "messages", [m.id for m in messages])
     touched = _touch_existing(messages)
     org = db.session.get(Organization, org_id)
     rules = _rule_events(org_id) if (drafts or touched) else set()
