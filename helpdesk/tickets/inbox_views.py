@@ -13,6 +13,7 @@ from helpdesk.core.exceptions import ServiceError, ValidationFailed
 from helpdesk.core.forms import form_status, show_service_error
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
+from helpdesk.search import services as search_services
 from helpdesk.tickets import bp, inbox, merge, services
 from helpdesk.tickets.forms import BulkForm, id_or_none
 from helpdesk.tickets.models import Status, Ticket
@@ -75,6 +76,7 @@ def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
         count_label=inbox.count_label,
         page=page, filters=filters, sort=sort, sorts=inbox.SORTS, link=link, state=state,
         members=staff, teams=teams(), statuses=list(Status),
+        saved_views=search_services.visible_views(me),
         bulk_form=bulk_form or BulkForm(formdata=None).with_choices(staff, me),
     ), status
 
