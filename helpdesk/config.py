@@ -46,6 +46,7 @@ def load_config(environ: dict[str, str] | None = None) -> dict:
         "ENCRYPTION_KEY": env.get("ENCRYPTION_KEY")
         or _secret_from_file(instance, "encryption_key", lambda: Fernet.generate_key().decode()),
         "ELASTICSEARCH_URL": env.get("ELASTICSEARCH_URL", ""),
+        "ELASTICSEARCH_INDEX_PREFIX": env.get("ELASTICSEARCH_INDEX_PREFIX", "helpdesk"),
         "SMTP_URL": env.get("SMTP_URL", ""),
         "MAIL_FROM": env.get("MAIL_FROM", "Helpdesk <no-reply@localhost>"),
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),

@@ -25,29 +25,24 @@ def decode(cursor: str | None, doc_type: str, sort: str) -> list[int | float] | 
     Newest first: [last id]. Relevance: [chunk top id] to start a chunk, or
     [chunk top id, last rank, last id] within one.
     """
-    if not cursor or len(cursor) > MAX_LENGTH:
+    values = _values(cursor, doc_type, sort)
+    if values is None:
         return None
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(plain, list) or plain[:2] != [doc_type, sort]:
-        return None
-    values = plain[2:]
-    shapes = {"newest": ("id",), "relevance": ("id",)}
-    if sort == "relevance" and len(values) == 3:
-        shapes["relevance"] = ("id", "rank", "id")
-    shape = shapes.get(sort)
-    if shape is None or len(values) != len(shape):
+    shape = ("id", "rank", "id") if sort == "relevance" and len(values) == 3 else ("id",)
+    if sort not in ("newest", "relevance") or len(values) != len(shape):
         return None
     for kind, value in zip(shape, values, strict=True):
-        if kind == "id" and not (isinstance(value, int) and not isinstance(value, bool)
-                                 and 0 < value < 2**63):
-            return None
-        if kind == "rank" and not (isinstance(value, int | float) and not isinstance(value, bool)
-                                   and math.isfinite(value)):
+        if not (_valid_id(value) if kind == "id" else _valid_score(value)):
             return None
     return values
+
+
+def _valid_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _valid_score(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def decode_after(cursor: str | None, doc_type: str, sort: str) -> list[int | float] | None:
@@ -62,10 +57,7 @@ def decode_after(cursor: str | None, doc_type: str, sort: str) -> list[int | flo
     if values is None or len(values) != 2:
         return None
     score, last_id = values
-    valid_score = (isinstance(score, int | float) and not isinstance(score, bool)
-                   and math.isfinite(score))
-    valid_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**63
-    return values if valid_score and valid_id else None
+    return values if _valid_score(score) and _valid_id(last_id) else None
 
 
 def _values(cursor: str | None, doc_type: str, sort: str) -> list | None:
