@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
+from dataclasses import replace
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 from sqlalchemy import and_, func, select
@@ -132,6 +133,7 @@ class ElasticBackend:
         an unreachable or unbuilt index gives a page with a notice."""
         if not query.searchable(query.type):
             return SearchPage()
+        query = replace(query, sort=query.effective_sort)
         after = None
         if query.cursor:
             after = cursors.decode_after(query.cursor, query.type, query.sort)

@@ -170,12 +170,13 @@ def highlight(doc_type: str, language: str) -> dict:
 def query_body(org_id: int, language: str, query: SearchQuery,
                after: list[int | float] | None = None) -> dict:
     """One page: the matches below `after`, the exact match left out (it leads page one)."""
-    boolean: dict = {"must": [text_query(query.type, language, query.text)],
-                     "filter": filters(org_id, query)}
+    # Without words (a saved view of filters only) every ticket the filters keep matches.
+    words = text_query(query.type, language, query.text) if query.text else {"match_all": {}}
+    boolean: dict = {"must": [words], "filter": filters(org_id, query)}
     exact = exact_clause(query)
     if exact:
         boolean["must_not"] = [exact]
-    body = {"query": {"bool": boolean}, "sort": SORT[query.sort], "size": query.limit + 1,
+    body = {"query": {"bool": boolean}, "sort": SORT[query.effective_sort], "size": query.limit + 1,
             "track_total_hits": False, "timeout": SEARCH_TIMEOUT,
             "_source": {"excludes": ["body"]}, "highlight": highlight(query.type, language)}
     if after:

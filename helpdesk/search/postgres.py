@@ -21,6 +21,7 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from psycopg.errors import QueryCanceled
 from sqlalchemy import (
@@ -139,8 +140,11 @@ def _tsquery(language: str, words: str):
 
 def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
     table = TABLES[query.type]
+    query = replace(query, sort=query.effective_sort)
     tsquery = _tsquery(language, query.text)
-    conditions = [table.c.org_id == org_id, table.c.search_vector.op("@@")(tsquery)]
+    conditions = [table.c.org_id == org_id]
+    if query.text:
+        conditions.append(table.c.search_vector.op("@@")(tsquery))
     base = select(table.c.id)
     if query.type in ("tickets", "messages"):
         base, ticket_conditions = _ticket_filters(base, table, org_id, query)
@@ -153,7 +157,7 @@ def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
         conditions.append(table.c.created_at < query.until)
 
     # The exact match leads the first page and is left out of the ranked list on every page.
-    exact_ids = _exact_ids(org_id, query, base, conditions[2:])
+    exact_ids = _exact_ids(org_id, query, base, conditions[2 if query.text else 1:])
     pinned = exact_ids if query.cursor is None else []
     if exact_ids:
         conditions.append(table.c.id.not_in(exact_ids))

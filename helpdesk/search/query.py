@@ -86,6 +86,15 @@ class SearchQuery:
 
     def searchable(self, doc_type: str) -> bool:
         """Whether this query can match documents of `doc_type` at all."""
-        if doc_type not in self.types or not self.text:
+        if doc_type not in self.types:
             return False
+        if not self.text:
+            # Filters alone list tickets (a saved view such as "urgent and unassigned").
+            return doc_type == "tickets" and bool(self.ticket_filters or self.since
+                                                  or self.until)
         return not (doc_type == "customers" and self.type == "all" and self.ticket_filters)
+
+    @property
+    def effective_sort(self) -> str:
+        """Without words there is nothing to rank: newest first."""
+        return self.sort if self.text else "newest"

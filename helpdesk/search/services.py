@@ -123,9 +123,14 @@ def create_view(user_id: int, role: Role, *, name: str, query: str, filters: dic
     return view
 
 
+def may_edit(view: SavedView, user_id: int, role: Role) -> bool:
+    """Its owner edits a view; admins edit shared ones too."""
+    return view.owner_id == user_id or role.rank >= Role.ADMIN.rank
+
+
 def _editable(view_id: int, user_id: int, role: Role) -> SavedView:
     view = get_view(view_id, user_id)
-    if view.owner_id != user_id and role.rank < Role.ADMIN.rank:
+    if not may_edit(view, user_id, role):
         raise NotFound("No such saved view.")
     return view
 

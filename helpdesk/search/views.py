@@ -46,8 +46,7 @@ def hit_url(hit: Hit) -> str:
 
 
 def can_edit(view: SavedView) -> bool:
-    """Its owner edits a view; admins edit shared ones too (as services.update_view allows)."""
-    return view.owner_id == current_user.id or _role().rank >= Role.ADMIN.rank
+    return services.may_edit(view, current_user.id, _role())
 
 
 def _role() -> Role:

@@ -166,3 +166,21 @@ def test_documented_in_openapi(client):
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"q", "type", "status", "priority", "assignee", "tag", "customer", "from", "to",
             "sort", "cursor", "limit"} <= names
+
+
+def test_filters_alone_list_tickets(client, shop):
+    """A saved view may be filters only ("urgent, unassigned"): tickets, newest first."""
+    tenant, first, second = shop
+    client.patch(f"/api/v1/tickets/{first['number']}", headers=tenant.headers,
+                 json={"priority": "urgent"})
+    body = search(client, tenant, priority="urgent")
+    assert [(hit["type"], hit["ticket_number"]) for hit in body["data"]] == [
+        ("ticket", first["number"])]
+    body = search(client, tenant, type="tickets", sort="relevance", limit=1,
+                  **{"from": "2000-01-01"})
+    assert [hit["ticket_number"] for hit in body["data"]] == [second["number"]]
+    body = search(client, tenant, type="tickets", limit=1, cursor=body["next"],
+                  **{"from": "2000-01-01"})
+    assert [hit["ticket_number"] for hit in body["data"]] == [first["number"]]
+    assert search(client, tenant)["data"] == []  # nothing asked, nothing listed
+    assert search(client, tenant, type="messages", priority="urgent")["data"] == []

@@ -622,3 +622,11 @@ def test_bulk_writes_are_queued_only_with_elasticsearch(app, make_org, in_org, m
     with app.app_context():
         assert [job.args for job in get_queue("search").jobs] == [
             (org.id, "tickets", ticket_ids), (org.id, "messages", message_ids)]
+
+
+def test_filters_alone_match_every_ticket_they_keep():
+    body = query_body(7, "simple", SearchQuery(type="tickets", priorities=(Priority.URGENT,),
+                                               sort="relevance"))
+    assert body["query"]["bool"]["must"] == [{"match_all": {}}]
+    assert body["query"]["bool"]["filter"][0] == {"term": {"org_id": "7"}}
+    assert body["sort"] == query_body(7, "simple", SearchQuery(text="x", type="tickets"))["sort"]
