@@ -145,11 +145,17 @@ def test_all_types_link_to_more_of_one_type(client, desk, make_ticket, monkeypat
 
 
 def test_an_empty_search_explains_the_syntax(client, desk):
-    for query in ({}, {"q": "   "}, {"q": "", "status": "open"}):
+    for query in ({}, {"q": "   "}, {"q": "", "type": "tickets"}):
         html = page_of(client, desk, query)
         assert 'data-testid="search-empty"' in html
         for tip in ("&#34;wrong size&#34;", "OR", "-broken", "#4711", "@example.com"):
             assert tip in html or tip.replace("&#34;", '"') in html
+
+
+def test_filters_alone_list_tickets(client, desk, make_ticket):
+    html = page_of(client, desk, {"status": "new"})
+    assert 'data-testid="search-empty"' not in html
+    assert ticket_links(html, desk)  # the org's new tickets, newest first
 
 
 @pytest.mark.parametrize("query_string", HOSTILE, ids=range(len(HOSTILE)))
