@@ -15,6 +15,7 @@ OPERATIONS = {
     "/api/v1/customers": {"get", "post"},
     "/api/v1/customers/{customer_id}": {"get"},
     "/api/v1/tags": {"get"},
+    "/api/v1/search": {"get"},
 }
 
 
