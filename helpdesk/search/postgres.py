@@ -53,7 +53,7 @@ customers: Table = Customer.__table__  # type: ignore[assignment]
 TABLES = {"tickets": tickets, "messages": messages, "customers": customers}
 
 CANDIDATES = 200  # matches ranked at once by the relevance ordering
-WINDOW = 10_000  # newest rows of the org walked before the GIN index is consulted
+WINDOW = 2_500  # newest rows of the org walked before the GIN index is consulted
 STATEMENT_TIMEOUT = "4s"  # a search that runs longer returns a notice, not an error page
 HEADLINE_TEXT = 20_000  # characters of a message that ts_headline reads for the snippet
 START, STOP = "\x02", "\x03"
