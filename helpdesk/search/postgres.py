@@ -54,6 +54,7 @@ TABLES = {"tickets": tickets, "messages": messages, "customers": customers}
 
 CANDIDATES = 200  # matches ranked at once by the relevance ordering
 WINDOW = 2_500  # newest rows of the org walked before the GIN index is consulted
+MAX_WALK = 20_000  # rows walked further when the window held some matches
 STATEMENT_TIMEOUT = "4s"  # a search that runs longer returns a notice, not an error page
 HEADLINE_TEXT = 20_000  # characters of a message that ts_headline reads for the snippet
 START, STOP = "\x02", "\x03"
@@ -206,7 +207,17 @@ class _Matcher:
         if floor is None:
             return self._ids([*bounded], indexed=True, limit=limit)
         ids = self._ids([*bounded, table.c.id > floor], indexed=False, limit=limit)
-        if len(ids) < limit:
+        # Enough matches to estimate their density, and the rest near: walk on that far (a
+        # bitmap of a mid-frequency word reads thousands of rows to keep a few).
+        rows = WINDOW * (limit - len(ids)) * 2 // max(len(ids), 1)
+        if len(ids) >= 3 and len(ids) < limit and rows <= MAX_WALK:
+            deeper = db.session.scalar(
+                select(table.c.id).where(table.c.org_id == self.org_id, table.c.id <= floor)
+                .order_by(table.c.id.desc()).offset(rows).limit(1))
+            ids += self._ids([table.c.id <= floor] + ([table.c.id > deeper] if deeper else []),
+                             indexed=False, limit=limit - len(ids))
+            floor = deeper if deeper and len(ids) < limit else None
+        if floor is not None and len(ids) < limit:
             ids += self._ids([table.c.id <= floor], indexed=True, limit=limit - len(ids))
         return ids
 
