@@ -20,7 +20,6 @@ import collections
 import contextlib
 import cProfile
 import email.utils
-import hashlib
 import io
 import json
 import os
@@ -48,6 +47,8 @@ VENV_BIN = Path(sys.executable).parent
 # the workers and in-process children import first (PYTHONPATH beats the editable install).
 CODE = Path(os.environ.get("BENCH_MAIL_CODE", str(REPO)))
 sys.path[:0] = [str(CODE), str(BENCH_DIR)]
+
+import common  # noqa: E402  (bench/common.py: helpers shared by the benchmarks)
 
 MAKE_MAIL = Path(os.environ.get("BENCH_MAKE_MAIL", "/work/shared/bench/make_mail.py"))
 DB_URL = os.environ.get("BENCH_MAIL_DATABASE_URL",
@@ -930,43 +931,16 @@ def machine() -> str:
 
 
 def snapshot_code(work: Path, ref: str | None) -> str:
-    """Copy the code to measure into work/code, so every run of this invocation measures the
-    same code while others edit the tree: the commit `ref` (git archive), else the working tree
-    as it is now (tracked and untracked files, ignored ones left out). Returns a description."""
+    """Copy the code to measure into work/code (common.snapshot_code) and import it from there
+    from now on (this process, the workers and the in-process children). Returns a
+    description."""
     global CODE
     target = work / "code"
-    target.mkdir()
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", ref or "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    if ref:
-        archive = subprocess.run([*git, "archive", ref], capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-        described = f"commit {head} (--ref {ref})"
-    else:
-        files = subprocess.run([*git, "ls-files", "-z", "--cached", "--others",
-                                "--exclude-standard"], capture_output=True, check=True
-                               ).stdout.decode().split("\0")
-        for name in filter(None, files):
-            source = REPO / name
-            if source.is_file():
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / name)
-        changed = subprocess.run([*git, "status", "--porcelain", "--", "helpdesk", "worker",
-                                  "migrations", "storefront"], capture_output=True, text=True
-                                 ).stdout.splitlines()
-        changed = [line[3:] for line in changed if line.strip()]
-        described = (f"working tree at {datetime.now(UTC):%H:%M:%S} UTC: HEAD {head}"
-                     + (f" + uncommitted {', '.join(changed)}" if changed else " (clean)"))
-    digest = hashlib.sha1()
-    for path in sorted(target.rglob("*.py")):
-        if path.parts[len(target.parts)] in ("helpdesk", "worker", "migrations"):
-            digest.update(str(path.relative_to(target)).encode() + path.read_bytes())
+    described = common.snapshot_code(target, ref)
     CODE = target
     os.environ["BENCH_MAIL_CODE"] = str(target)
     sys.path.insert(0, str(target))
-    return (f"{described}; snapshot sha1 of helpdesk/worker/migrations *.py "
-            f"{digest.hexdigest()[:10]}")
+    return described
 
 
 def pct(a: int, b: int) -> str:

@@ -12,27 +12,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psycopg
-import psycopg.sql
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-VENV_BIN = Path(sys.executable).parent
 sys.path[:0] = [str(REPO), str(BENCH_DIR)]
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/helpdesk_bench"
@@ -51,6 +44,8 @@ APP_ENV = {
 }
 os.environ.update(APP_ENV)
 
+import common  # noqa: E402
+from common import log, mb, plan_nodes, seq_scans_of, summary  # noqa: E402
 from seed_tickets import seed, verify  # noqa: E402
 
 N_REQUESTS, N_WARMUP = 200, 20
@@ -59,62 +54,23 @@ WRK_SECONDS, WRK_CONNECTIONS = 10, 16
 
 
 def conninfo(url: str = DB_URL) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def log(*args) -> None:
-    print(*args, flush=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# database
-# ---------------------------------------------------------------------------------------------
-
-def db_name() -> str:
-    return urlsplit(conninfo()).path.lstrip("/")
-
-
-def admin_conninfo() -> str:
-    return conninfo().rsplit("/", 1)[0] + "/postgres"
+    return common.conninfo(url)
 
 
 def ensure_database(fresh: bool, force: bool = False) -> None:
-    name = db_name()
-    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if exists and fresh and not force:
-            users = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()[0]
-            if users:
-                raise SystemExit(f"database {name} is in use by {users} other session(s): "
-                                 "run with --reuse, or --force to drop it anyway")
-        if exists and fresh:
-            log(f"dropping database {name}")
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-            exists = None
-        if not exists:
-            log(f"creating database {name}")
-            conn.execute(f'CREATE DATABASE "{name}"')
+    common.ensure_database(DB_URL, fresh, force)
 
 
 def save_seed_figures(text: str) -> None:
-    """Kept as the database's comment, so a --reuse run can still report how it was seeded."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f'COMMENT ON DATABASE "{db_name()}" IS '
-                     + psycopg.sql.quote(f"bench/tickets.py seed, {stamp}: {text}"))
+    common.save_seed_figures(DB_URL, "bench/tickets.py", text)
 
 
 def saved_seed_figures() -> str:
-    with psycopg.connect(admin_conninfo()) as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-                           " WHERE datname = %s", (db_name(),)).fetchone()
-    return row[0] if row and row[0] else "unknown"
+    return common.saved_seed_figures(DB_URL)
 
 
 def migrate() -> None:
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=REPO,
-                   env={**os.environ, **APP_ENV}, check=True, capture_output=True)
+    common.migrate(APP_ENV)
 
 
 def seeded_tickets() -> int:
@@ -172,72 +128,20 @@ def user_id_of(email: str) -> int:
 # processes
 # ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
+class Gunicorn(common.Gunicorn):
     """`gunicorn -w 1 --threads 64 ... APP` like the Procfile's web line, on loopback."""
 
     def __init__(self, app: str, name: str, cwd: Path = REPO):
-        self.port = free_port()
-        self.log_path = Path(f"/tmp/bench-{name}-{self.port}.log")
-        self.log = self.log_path.open("w")
-        command = [str(VENV_BIN / "gunicorn"), "-w", "1", "--threads", "64",
-                   "-b", f"127.0.0.1:{self.port}", "--access-logfile", "-", app]
-        self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **APP_ENV},
-                                        stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self.wait_ready()
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # the process group we started
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
+        super().__init__(app, name, APP_ENV, cwd)
 
 
 def create_token(email: str) -> str:
-    result = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "wsgi", "token", "create", "--org", SLUG,
-         "--email", email], cwd=REPO, env={**os.environ, **APP_ENV}, check=True,
-        capture_output=True, text=True)
-    return result.stdout.strip().splitlines()[-1].strip()
+    return common.create_token(SLUG, email, APP_ENV)
 
 
 # ---------------------------------------------------------------------------------------------
 # measurements
 # ---------------------------------------------------------------------------------------------
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
-
-
-def summary(seconds: list[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in seconds]
-    return {"p50": statistics.median(ms), "p95": percentile(ms, 95), "mean": statistics.fmean(ms),
-            "max": max(ms), "n": len(ms)}
-
 
 def timed(client, paths, n: int = N_REQUESTS, warmup: int = N_WARMUP,
           headers: dict | None = None, expect: str | None = None) -> dict[str, float]:
@@ -422,62 +326,18 @@ def capture_sql(app, email: str, paths: dict[str, str],
 
 def explain(statement: str, parameters, org_id: int, user_id: int) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) as the app role with the org set: RLS applies."""
-    with psycopg.connect(conninfo()) as conn:
-        conn.execute("SET ROLE helpdesk_app")
-        lines = []
-        for _attempt in range(2):  # the second run is the one shown (warm cache)
-            with conn.transaction():
-                conn.execute("SELECT set_config('app.current_org', %s, true),"
-                             " set_config('app.current_user', %s, true)",
-                             (str(org_id), str(user_id)))
-                rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement,
-                                    parameters or None).fetchall()
-                lines = [row[0] for row in rows]
-        return "\n".join(lines)
-
-
-PLAN_NODE = re.compile(r"((?:Parallel )?(?:Seq Scan|Index Only Scan|Index Scan|Bitmap Heap Scan|"
-                       r"Bitmap Index Scan)(?: Backward)?)(?: using (\w+))? on (\w+)")
-
-
-def seq_scans_of_tickets(plan: str) -> list[int]:
-    """Rows each Seq Scan on tickets read (returned + removed by its filter, times loops)."""
-    lines, scans = plan.splitlines(), []
-    for i, line in enumerate(lines):
-        if "Seq Scan on tickets" not in line:
-            continue
-        actual = re.search(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+) loops=(\d+)", line)
-        rows, loops = (int(actual.group(1)), int(actual.group(2))) if actual else (0, 1)
-        removed = 0
-        depth = len(line) - len(line.lstrip())
-        for detail in lines[i + 1:]:
-            if len(detail) - len(detail.lstrip()) <= depth or "->" in detail:
-                break
-            if m := re.search(r"Rows Removed by Filter: (\d+)", detail):
-                removed = int(m.group(1))
-        scans.append((rows + removed) * loops)
-    return scans
+    return common.explain(conninfo(), statement, parameters, org_id, user_id)
 
 
 def plan_summary(plan: str) -> str:
-    nodes = []
-    for node, index, table in PLAN_NODE.findall(plan):
-        text = f"{node} on {table}" + (f" ({index})" if index else "")
-        if text not in nodes:
-            nodes.append(text)
-    took = re.search(r"Execution Time: ([\d.]+) ms", plan)
-    summary_text = ", ".join(nodes) + f"; {took.group(1) if took else '?'} ms"
-    scans = seq_scans_of_tickets(plan)
+    summary_text = plan_nodes(plan)
+    scans = seq_scans_of(plan, "tickets")
     if scans:
         big = max(scans)
         summary_text += (f"; Seq Scan on tickets read at most {big:,} rows"
                          + (" (a LIMIT stops it early)" if big <= 10_000 else
                             " -- A FULL SCAN, NOT AN INDEX"))
     return summary_text
-
-
-def mb(n: int) -> str:
-    return f"{n / 1024 / 1024:,.0f} MB"
 
 
 _APP = None
@@ -659,12 +519,7 @@ GOALS = {"(a) ": 50.0, "(a') ": 50.0, "(b) ": 50.0, "(b') ": 50.0, "(c) ": 80.0}
 
 def report(args, figures, latencies, rps, plans, notes) -> None:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3
-    with psycopg.connect(conninfo()) as conn:
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    machine = (f"{os.cpu_count()} cores, {memory:.0f} GB RAM, {platform.system()} "
-               f"{platform.release()}, PostgreSQL {server_version}, Python "
-               f"{platform.python_version()}")
+    machine = common.machine(DB_URL)
     lines = [f"# Ticket benchmark, {now}", "",
              f"Machine: {machine}. Command: `.venv/bin/python bench/tickets.py "
              f"--tickets {args.tickets}{' --reuse' if args.reuse else ''}`.", "",
