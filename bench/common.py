@@ -30,6 +30,19 @@ REPO = BENCH_DIR.parent
 VENV_BIN = Path(sys.executable).parent
 
 
+_APP = None
+
+
+def app_for_cli():
+    """One in-process app for CLI commands and the SQL capture (the environment's database)."""
+    global _APP
+    if _APP is None:
+        from helpdesk import create_app
+
+        _APP = create_app()
+    return _APP
+
+
 def log(*args) -> None:
     print(*args, flush=True)
 

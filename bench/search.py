@@ -107,21 +107,9 @@ def seeded_as_expected(specs: list[seed_search.OrgSpec]) -> str | None:
     return None
 
 
-_APP = None
-
-
-def app_for_cli():
-    global _APP
-    if _APP is None:
-        from helpdesk import create_app
-
-        _APP = create_app()
-    return _APP
-
-
 def create_orgs_and_staff(specs: list[seed_search.OrgSpec]) -> None:
     """Orgs, owners and agents through the real CLI commands (in-process runner)."""
-    runner = app_for_cli().test_cli_runner()
+    runner = common.app_for_cli().test_cli_runner()
 
     def run(*args):
         result = runner.invoke(args=list(args))
@@ -515,7 +503,7 @@ def capture_sql(token: str, paths: dict[str, str]) -> dict[str, list[tuple[str, 
 
     from helpdesk.extensions import db
 
-    app = app_for_cli()
+    app = common.app_for_cli()
     with app.app_context():
         engine = db.engine
     captured: list[tuple[str, dict, float]] = []

@@ -340,19 +340,6 @@ def plan_summary(plan: str) -> str:
     return summary_text
 
 
-_APP = None
-
-
-def app_for_cli():
-    """One in-process app for CLI commands and the SQL capture (same environment)."""
-    global _APP
-    if _APP is None:
-        from helpdesk import create_app
-
-        _APP = create_app()
-    return _APP
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=1_000_000)
@@ -378,7 +365,7 @@ def main() -> int:
         t0 = time.perf_counter()
         migrate()
         log(f"migrated in {time.perf_counter() - t0:.1f} s")
-        org_id, owner_id, agent_ids = create_org_and_staff(app_for_cli())
+        org_id, owner_id, agent_ids = create_org_and_staff(common.app_for_cli())
         log(f"seeding {args.tickets:,} tickets, {args.customers:,} customers (COPY)")
         result = seed(conninfo(), org_id, agent_ids, owner_id, tickets=args.tickets,
                       customers=args.customers, log=log)
@@ -471,7 +458,7 @@ def main() -> int:
         log(f"requests/s: {WRK_CONNECTIONS} connections, {WRK_SECONDS} s each")
         rps["GET /api/v1/tickets"] = throughput(server.port, "/api/v1/tickets", bearer)
         # The same with one token per connection: shows what sharing one token costs.
-        runner = app_for_cli().test_cli_runner()
+        runner = common.app_for_cli().test_cli_runner()
         tokens = [runner.invoke(args=["token", "create", "--org", SLUG, "--email",
                                       AGENTS[i % len(AGENTS)]]).output.strip().splitlines()[-1]
                   for i in range(WRK_CONNECTIONS)]
@@ -489,7 +476,7 @@ def main() -> int:
                        f"{os.getloadavg()[0]:.1f} after (2 cores; anything above ~1 is other "
                        "work on the machine competing with the benchmark)")
     log("EXPLAIN (ANALYZE, BUFFERS) of the statements the views send (as helpdesk_app, RLS on)")
-    app = app_for_cli()
+    app = common.app_for_cli()
     captured = capture_sql(
         app, agent_email,
         {"inbox": paths["inbox"], "deep": paths["deep"],
