@@ -17,7 +17,7 @@ from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization, Role
 from helpdesk.search.backend import InvalidCursor, SearchPage, get_backend
 from helpdesk.search.models import SavedView
-from helpdesk.search.query import DOC_TYPES, SearchQuery
+from helpdesk.search.query import SearchQuery
 
 GROUP_LIMIT = 5  # hits per type when searching all types (the header's instant results)
 
@@ -151,6 +151,3 @@ def delete_view(view_id: int, user_id: int, role: Role) -> None:
     db.session.delete(_editable(view_id, user_id, role))
     db.session.flush()
 
-
-__all__ = ["DOC_TYPES", "GROUP_LIMIT", "create_view", "delete_view", "get_view", "search",
-           "set_search_language", "update_view", "visible_views"]
