@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
 
     import storefront
-    from helpdesk import accounts, api, customers, desk, mail, orgs, search, tickets
+    from helpdesk import accounts, api, customers, desk, mail, orgs, search, sla, tickets
     from helpdesk.core import cli, database, errors, health, security, web
 
     app.url_map.converters["id"] = web.IdConverter  # before any blueprint uses it
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     tickets.init_app(app)
     mail.init_app(app)
     search.init_app(app)
+    sla.init_app(app)
     api.init_app(app)
     storefront.init_app(app)
     cli.init_app(app)

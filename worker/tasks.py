@@ -31,3 +31,10 @@ def mail_stranded() -> None:
     from helpdesk.mail.jobs import enqueue_stranded
 
     enqueue_stranded()
+
+
+@periodic(every=60)
+def sla_scans() -> None:
+    from helpdesk.sla.jobs import enqueue_due_scans
+
+    enqueue_due_scans()

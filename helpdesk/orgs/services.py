@@ -74,7 +74,9 @@ def create_org(*, name: str, slug: str, owner: User, plan: str = "starter") -> O
     db.session.flush()
     tenancy.set_current_org(org.id)
     db.session.add(Membership(org_id=org.id, user=owner, role=Role.OWNER))
-    db.session.flush()
+    from helpdesk.sla.services import seed_defaults
+
+    seed_defaults(org.id)
     return org
 
 

@@ -16,7 +16,7 @@ from helpdesk.extensions import db
 from helpdesk.tickets import events
 from helpdesk.tickets.models import AutomationRule, Message, MessageKind, Priority, Status, Ticket
 
-EVENTS = ("created", "updated", "customer_replied")
+EVENTS = ("created", "updated", "customer_replied", "sla_warning", "sla_breached")
 FIELDS = ("subject", "body", "customer_domain", "tags", "priority", "channel")
 OPERATORS = ("contains", "not_contains", "equals", "not_equals", "in")
 ACTIONS = ("set_priority", "set_status", "add_tags", "remove_tags", "assign", "set_team",

@@ -20,6 +20,7 @@ from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization
 from helpdesk.search import indexing
+from helpdesk.sla import clock
 from helpdesk.tickets import workflow
 from helpdesk.tickets.attachments import safe_filename, write_file
 from helpdesk.tickets.models import (
@@ -153,12 +154,15 @@ def write(org_id: int, drafts: list[TicketDraft], messages: list[MessageDraft]) 
     org = db.session.get(Organization, org_id)
     rules = _rule_events(org_id) if (drafts or touched) else set()
     manual = org.settings.get("assignment", "manual") == "manual"
+    new = db.session.scalars(select(Ticket).where(Ticket.id.in_([d.id for d in drafts]))
+                             .order_by(Ticket.id)).all() if drafts else []
+    clock.start_new(list(new))
+    for ticket in touched:
+        clock.refresh(ticket)
     if drafts and (not manual or "created" in rules):
         from helpdesk.tickets.assignment import auto_assign
         from helpdesk.tickets.automation import run_rules
 
-        new = db.session.scalars(select(Ticket).where(Ticket.id.in_([d.id for d in drafts]))
-                                 .order_by(Ticket.id)).all()
         for ticket in new:
             if not manual:
                 auto_assign(ticket)

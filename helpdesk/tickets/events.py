@@ -78,3 +78,7 @@ def spam_marked(ticket, actor_id, is_spam: bool) -> TicketEvent:
 def bounced(ticket, recipient: str, status: str, permanent: bool) -> TicketEvent:
     return _record(ticket, "bounce", None, recipient=recipient, status=status,
                    permanent=permanent)
+
+
+def sla_alert(ticket, target: str, level: str, due) -> TicketEvent:
+    return _record(ticket, "sla", None, target=target, level=level, due=due.isoformat())

@@ -53,7 +53,10 @@ def merge_tickets(actor_id: int | None, target: Ticket, sources: list[Ticket]) -
     target.last_activity_at = utcnow()
     if target.status is Status.SOLVED:
         services.workflow.change_status(actor_id, target, Status.OPEN, reason="merge")
-    db.session.flush()
+    from helpdesk.sla import clock
+
+    for ticket in (*sources, target):  # merged tickets stop; the target's waits change
+        clock.refresh(ticket)
     return target
 
 
@@ -80,5 +83,8 @@ def split_ticket(actor_id: int | None, message: Message) -> Ticket:
     events.created(new, actor_id)
     events.split_from(new, actor_id, source.number)
     events.split(source, actor_id, new.number, message.id)
-    db.session.flush()
+    from helpdesk.sla import clock
+
+    for ticket in (new, source):
+        clock.refresh(ticket)
     return new

@@ -106,6 +106,17 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         CheckConstraint("number > 0", name="number_positive"),
         # Full-text search (helpdesk.search): the vector is kept by a trigger (migrations).
         Index("ix_tickets_search", "search_vector", postgresql_using="gin"),
+        ForeignKeyConstraint(["org_id", "sla_policy_id"], ["sla_policies.org_id",
+                                                           "sla_policies.id"],
+                             ondelete="SET NULL (sla_policy_id)"),
+        # Time to breach: the inbox's sort, and the scan for warnings and breaches due.
+        Index("ix_tickets_sla_due", "org_id", "status", "sla_due_at", "id"),
+        Index("ix_tickets_sla_check", "sla_check_at", "org_id", postgresql_where=text(
+            "sla_check_at IS NOT NULL")),
+        # The reports: tickets created or solved in a date range.
+        Index("ix_tickets_created", "org_id", "created_at"),
+        Index("ix_tickets_solved", "org_id", "solved_at",
+              postgresql_where=text("solved_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,6 +146,23 @@ class Ticket(OrgScoped, TimestampMixin, Base):
                                                  onupdate=utcnow)
     # Subject and number, weighted; written by a database trigger in the org's search language.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    # The SLA clock, kept by helpdesk.sla.clock whenever the ticket changes (never per view).
+    sla_policy_id: Mapped[int | None]
+    first_reply_due_at: Mapped[datetime | None]
+    next_reply_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    next_reply_since: Mapped[datetime | None]  # the customer's unanswered message
+    sla_due_at: Mapped[datetime | None]  # the soonest running due time: the inbox sorts by it
+    sla_paused: Mapped[bool] = mapped_column(default=False, server_default="false")
+    sla_check_at: Mapped[datetime | None]  # the next warning or breach the scan must announce
+    sla_alerts: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list,
+                                                  server_default="{}")
+    # Outcomes for the reports (business minutes by the org's default calendar).
+    first_reply_minutes: Mapped[float | None]
+    resolution_minutes: Mapped[float | None]
+    first_reply_breached: Mapped[bool | None]
+    resolution_breached: Mapped[bool | None]
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Read-only: services set the *_id columns (the composite keys share org_id).
     customer: Mapped[Customer] = relationship(lazy="joined", viewonly=True)

@@ -175,7 +175,9 @@ def create_ticket(actor_id: int | None, *, subject: str, customer: Customer, cha
     from helpdesk.tickets.automation import run_rules
 
     run_rules("created", ticket)
-    db.session.flush()
+    from helpdesk.sla import clock
+
+    clock.refresh(ticket)
     return ticket
 
 
@@ -207,7 +209,8 @@ def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
     body_text, body_html = _body(body_text, body_html)
     message = _add_message_row(ticket, MessageKind.REPLY, actor_id, None, body_text, body_html,
                                attachments)
-    if ticket.first_response_at is None:
+    first = ticket.first_response_at is None
+    if first:
         ticket.first_response_at = message.created_at or utcnow()
     target = status or (Status.OPEN if ticket.status is Status.NEW else None)
     if target is not None:
@@ -216,7 +219,9 @@ def add_reply(actor_id: int, ticket: Ticket, *, body_text: str | None = None,
         from helpdesk.mail.outbound import queue_reply
 
         queue_reply(ticket, message)
-    db.session.flush()
+    from helpdesk.sla import clock
+
+    clock.reply_sent(ticket, message, actor_id, first=first)
     return message
 
 
@@ -258,7 +263,9 @@ def add_customer_message(ticket: Ticket, customer: Customer, *, body_text: str |
     from helpdesk.tickets.automation import run_rules
 
     run_rules("customer_replied", ticket)
-    db.session.flush()
+    from helpdesk.sla import clock
+
+    clock.refresh(ticket)
     return message
 
 
@@ -379,6 +386,9 @@ def update_ticket(actor_id: int | None, ticket: Ticket, *, status: Status = UNSE
             from helpdesk.tickets.automation import run_rules
 
             run_rules("updated", ticket)
+        from helpdesk.sla import clock
+
+        clock.refresh(ticket)
     return changed
 
 

@@ -20,7 +20,9 @@ from wtforms.validators import DataRequired, Length, Optional
 from helpdesk.tickets.admin import MAX_CANNED_BODY, MAX_SIGNATURE
 
 EVENT_LABELS = {"created": "A ticket is created", "updated": "A ticket is updated",
-                "customer_replied": "The customer replies"}
+                "customer_replied": "The customer replies",
+                "sla_warning": "An SLA target is about to be breached",
+                "sla_breached": "An SLA target is breached"}
 FIELD_LABELS = {"subject": "Subject", "body": "Customer's last message",
                 "customer_domain": "Customer's email domain", "tags": "Tags",
                 "priority": "Priority", "channel": "Channel"}

@@ -53,6 +53,7 @@ def change_status(actor_id: int | None, ticket: Ticket, new: Status, *, reason: 
         ticket.solved_at = ticket.solved_at or now
     elif old is S.SOLVED:
         ticket.solved_at = None  # reopened
+        ticket.reopen_count = (ticket.reopen_count or 0) + 1
     events.status_changed(ticket, actor_id, old.value, new.value, reason)
     return True
 

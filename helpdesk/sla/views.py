@@ -1,0 +1,3 @@
+"""SLA settings pages: calendars and policies (Settings → SLA)."""
+
+from helpdesk.sla import bp  # noqa: F401
