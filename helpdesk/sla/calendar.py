@@ -11,13 +11,15 @@ walks the running stretches between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
+from holidays import registry as holiday_registry
 
 DAY_MINUTES = 24 * 60
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -192,12 +194,10 @@ def format_spans(spans: Iterable[Span]) -> str:
 
 
 def country_choices() -> list[tuple[str, str]]:
-    """(code, name) of every country the holidays package knows, by name."""
-    return sorted(((code, _country_name(code)) for code in holidays.list_supported_countries()),
+    """(ISO code, "Name (code)") of every country the holidays package knows, by name; the
+    package's alpha-3 aliases are left out (they name the same countries again)."""
+    names = {codes[1]: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", codes[0])
+             for codes in holiday_registry.COUNTRIES.values()}
+    return sorted(((code, f"{names.get(code, code)} ({code})")
+                   for code in holidays.list_supported_countries(include_aliases=False)),
                   key=lambda item: item[1])
-
-
-def _country_name(code: str) -> str:
-    entity: Callable | None = getattr(holidays, code, None)
-    name = getattr(entity, "country", None) if entity else None
-    return f"{code} — {name}" if isinstance(name, str) and name != code else code
