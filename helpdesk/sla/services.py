@@ -108,7 +108,9 @@ def clean_policy(data: dict[str, Any]) -> dict[str, Any]:
         cleaned["calendar_id"] = None
     else:
         try:
-            calendar = db.session.get(BusinessCalendar, int(calendar_id))
+            number = int(calendar_id)
+            # Beyond bigint PostgreSQL would refuse the lookup itself: no such calendar either.
+            calendar = db.session.get(BusinessCalendar, number) if 0 < number < 2**63 else None
         except (TypeError, ValueError):
             calendar = None
         if calendar is None:
@@ -239,11 +241,14 @@ def clean_calendar(data: dict[str, Any]) -> dict[str, Any]:
     subdiv = (str(data.get("holiday_subdiv") or "").strip().upper() or None)
     if country:
         try:
-            holiday_preset(country, subdiv)
+            holiday_preset(country, None)
         except NotImplementedError:
             errors["holiday_country"] = "a country the holidays package knows (ISO code)"
-        except ValueError:
-            errors["holiday_subdiv"] = "not a region of that country"
+        else:
+            try:  # an unknown region is a NotImplementedError too: tell which field is wrong
+                holiday_preset(country, subdiv)
+            except (NotImplementedError, ValueError):
+                errors["holiday_subdiv"] = "not a region of that country"
     elif subdiv:
         errors["holiday_subdiv"] = "choose the country first"
     holidays = _holidays(data.get("custom_holidays") or [], errors)
