@@ -58,7 +58,7 @@ def seed_demo() -> bool:
                  for name, email, company in DEMO_CUSTOMERS]
     db.session.add_all(customers)
     db.session.flush()
-    from helpdesk.core.demo_tickets import seed_ticket_data, spread_history
+    from helpdesk.core.demo_tickets import seed_ticket_data, spread_history, time_sla
 
     agent_ids = list(db.session.scalars(select(Membership.user_id).where(
         Membership.org_id == org.id)))
@@ -67,4 +67,6 @@ def seed_demo() -> bool:
     with tenancy.org_scope(org.id):
         seed_ticket_data(org.id, customers, agent_ids)
     spread_history(org.id)
+    with tenancy.org_scope(org.id):
+        time_sla(org.id)
     return True

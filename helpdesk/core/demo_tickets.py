@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
@@ -19,6 +19,7 @@ from helpdesk.tickets.models import (
     Priority,
     Status,
     Team,
+    Ticket,
 )
 
 TOPICS = [
@@ -137,3 +138,15 @@ def spread_history(org_id: int) -> None:
               FROM messages WHERE org_id = :org GROUP BY ticket_id) AS m
         WHERE t.org_id = :org AND t.id = m.ticket_id
     """), {"org": org_id})
+
+
+def time_sla(org_id: int) -> None:
+    """The SLA clock and reply records follow the spread history; thresholds the past already
+    crossed count as announced (no flood of old warnings when the demo starts)."""
+    from helpdesk.sla import clock
+
+    for ticket in db.session.scalars(select(Ticket).where(Ticket.org_id == org_id)
+                                     .order_by(Ticket.id)):
+        clock.rebuild_history(ticket)
+        clock.silence_past_alerts(ticket)
+    db.session.flush()

@@ -8,6 +8,11 @@ bp = org_blueprint("sla", __name__, "desk")
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.sla import views  # noqa: F401
+    from helpdesk.sla import cli, views  # noqa: F401
 
     app.register_blueprint(bp)
+    app.cli.add_command(cli.sla_cli)
+    from helpdesk.extensions import db
+    from helpdesk.sla.clock import install
+
+    install(db.session.session_factory.class_)

@@ -39,26 +39,10 @@ def scan_org(org_id: int) -> int:
     return scan()
 
 
-RETIME_BATCH = 500
-
-
 @org_job
 def retime_org(org_id: int) -> int:
-    """Work out the clock again for every ticket of the org that is not solved or closed
-    (a policy or calendar changed). Safe to retry: refresh only recomputes."""
-    from helpdesk.sla import clock
-    from helpdesk.tickets.models import Status
+    """Work the clock out again for the org's running tickets (a policy or calendar changed).
+    Safe to retry: refresh only recomputes."""
+    from helpdesk.sla.clock import retime_running
 
-    done, last_id = 0, 0
-    while True:
-        batch = db.session.scalars(
-            select(Ticket).where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING]),
-                                 Ticket.id > last_id)
-            .order_by(Ticket.id).limit(RETIME_BATCH)).all()
-        for ticket in batch:
-            clock.refresh(ticket)
-        done += len(batch)
-        if len(batch) < RETIME_BATCH:
-            return done
-        last_id = batch[-1].id
-        db.session.commit()
+    return retime_running()

@@ -18,7 +18,7 @@ from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization
 from helpdesk.orgs.plans import PLANS
 from helpdesk.sla.calendar import WEEKDAYS, holiday_preset
-from helpdesk.sla.clock import has_sla_feature
+from helpdesk.sla.clock import forget_rules, has_sla_feature
 from helpdesk.sla.models import TARGETS, BusinessCalendar, SlaPolicy
 from helpdesk.tickets.models import Channel, Priority
 
@@ -170,7 +170,13 @@ def create_policy(org: Organization, data: dict[str, Any]) -> SlaPolicy:
 
 def update_policy(org: Organization, policy: SlaPolicy, data: dict[str, Any]) -> SlaPolicy:
     _require_feature(org)
-    for key, value in clean_policy(data).items():
+    fields = clean_policy(data)
+    if policy.is_default and not fields["is_active"]:
+        # Plans without the "sla" feature fall back on it: it must stay on.
+        raise ValidationFailed("The default policy stays active.",
+                               {"is_active": "the default policy applies on every plan; "
+                                             "change its targets instead"})
+    for key, value in fields.items():
         setattr(policy, key, value)
     db.session.flush()
     retime(org.id)
@@ -287,6 +293,7 @@ def create_calendar(org: Organization, data: dict[str, Any]) -> BusinessCalendar
     calendar = BusinessCalendar(org_id=org.id, is_default=False, **fields)
     db.session.add(calendar)
     db.session.flush()
+    forget_rules()
     return calendar
 
 
@@ -328,4 +335,5 @@ def retime(org_id: int) -> None:
     """Re-time the org's running tickets after the rules changed (a job, after commit)."""
     from helpdesk.sla.jobs import retime_org
 
+    forget_rules()
     enqueue_after_commit(retime_org, org_id, queue="default")
