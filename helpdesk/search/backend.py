@@ -59,6 +59,10 @@ class SearchBackend(Protocol):
     def search(self, org_id: int, language: str, query: SearchQuery) -> SearchPage:
         """One page of hits of one document type (query.type), org_id always applied."""
 
+    def search_each(self, org_id: int, language: str,
+                    queries: list[SearchQuery]) -> list[SearchPage]:
+        """The first page of several queries (one per type: searching "all") in one go."""
+
     def index(self, org_id: int, doc_type: str, ids: list[int]) -> None:
         """(Re)index or remove documents after a commit; a no-op where the database does it."""
 

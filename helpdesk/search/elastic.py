@@ -166,6 +166,10 @@ class ElasticBackend:
 
     # --- indexing
 
+    def search_each(self, org_id: int, language: str,
+                    queries: list[SearchQuery]) -> list[SearchPage]:
+        return [self.search(org_id, language, query) for query in queries]
+
     def index(self, org_id: int, doc_type: str, ids: list[int]) -> None:
         """Send the rows' current state and delete the gone ones. A ticket also brings its
         messages (they carry its fields; after a merge, the target's too) and its customer

@@ -32,11 +32,11 @@ def search(org: Organization, actor_id: int, query: SearchQuery) -> SearchPage:
     if query.cursor:
         raise InvalidCursor()  # cursors belong to one type: `more` hands them out
     page = SearchPage()
-    for doc_type in query.types:
-        if not query.searchable(doc_type):
-            continue
-        part = backend.search(org.id, org.search_language,
-                              replace(query.for_type(doc_type), cursor=None))
+    queries = [replace(query.for_type(doc_type), cursor=None) for doc_type in query.types
+               if query.searchable(doc_type)]
+    for doc_type, part in zip([q.type for q in queries],
+                              backend.search_each(org.id, org.search_language, queries),
+                              strict=True):
         page.hits += part.hits
         if part.next_cursor:
             page.more[doc_type] = part.next_cursor
