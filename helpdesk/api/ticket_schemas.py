@@ -8,8 +8,11 @@ from flask import url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
 from helpdesk.api.schemas import Email, Id, Text
+from helpdesk.core.models import utcnow
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
+from helpdesk.sla.models import TARGETS
+from helpdesk.tickets import sla_display
 from helpdesk.tickets.models import Channel, Message, MessageKind, Priority, Status, Ticket
 from helpdesk.tickets.services import MAX_BODY, MAX_TAGS
 
@@ -39,13 +42,25 @@ class TeamRefSchema(Schema):
     name = fields.String()
 
 
+class SlaPolicyRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
 class SlaSchema(Schema):
-    first_reply_due = fields.DateTime(allow_none=True)
-    next_reply_due = fields.DateTime(allow_none=True)
-    resolution_due = fields.DateTime(allow_none=True)
-
-
-SLA_NOT_SET = {"first_reply_due": None, "next_reply_due": None, "resolution_due": None}
+    policy = fields.Nested(SlaPolicyRefSchema, allow_none=True, metadata={
+        "description": "The SLA policy the ticket matched; null: none applies."})
+    first_reply_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Until the first agent reply; null when not running."})
+    next_reply_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "While a customer message waits for an answer."})
+    resolution_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Until solved; null once solved."})
+    due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "The soonest of the running due times."})
+    paused = fields.Boolean(metadata={"description": "Pending: the clock stands still."})
+    breached = fields.List(fields.String(validate=validate.OneOf(TARGETS)), metadata={
+        "description": "Targets missed: replied or solved late, or overdue now."})
 
 
 class TicketSchema(Schema):
@@ -70,14 +85,15 @@ class TicketSchema(Schema):
         "description": "Number of the ticket this one was merged into."})
     follow_up_of = fields.Integer(allow_none=True, metadata={
         "description": "Number of the closed ticket this one follows up."})
-    sla = fields.Nested(SlaSchema, metadata={"description": "Due times (SLA policies come later)."})
+    sla = fields.Nested(SlaSchema, metadata={
+        "description": "The SLA clock: policy, due times (business hours), pause, breaches."})
 
     def get_attribute(self, obj: Ticket, attr: str, default: Any):
         if attr in ("merged_into", "follow_up_of"):
             linked_id = obj.merged_into_id if attr == "merged_into" else obj.follow_up_of_id
             return None if linked_id is None else db.session.get(Ticket, linked_id).number
         if attr == "sla":
-            return getattr(obj, "sla", SLA_NOT_SET)
+            return sla_display.api_fields(obj, utcnow())
         return super().get_attribute(obj, attr, default)
 
 

@@ -5,6 +5,9 @@ statuses reads one page per status from `ix_tickets_inbox` (org_id, status, last
 id), or `ix_tickets_assignee` (org_id, assignee_id, status, ...) for the assignee views, and
 keeps the newest; pages continue from a cursor, never an OFFSET (helpdesk.core.keyset). The
 sidebar counts stop at COUNT_CAP.
+
+The "breach" sort (soonest SLA due time first, tickets without one last) reads
+`ix_tickets_sla_due` (org_id, status, sla_due_at, id) forward: see `_by_breach`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,25 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import reduce
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, case, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
 
-from helpdesk.core.keyset import Page, Part, paginate
+from helpdesk.core.keyset import AFTER, BEFORE, Page, Part, decode_cursor, encode_cursor, paginate
+from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.tickets.models import OPEN_STATUSES, Priority, Status, Ticket
 
@@ -29,6 +46,7 @@ class View:
     label: str
     statuses: tuple[Status, ...] | None  # None: any status
     extra: Callable[[int], ColumnElement[bool]]  # of the current user's id
+    sort: str = "activity"  # when the URL names none
 
     def condition(self, me: int) -> ColumnElement[bool]:
         if self.statuses is None:
@@ -40,12 +58,23 @@ def _not_spam() -> ColumnElement[bool]:
     return Ticket.is_spam.is_(False)
 
 
+BREACH_WINDOW = timedelta(hours=2)  # "Breaching soon": due within this, or already overdue
+
+
+def _breaching() -> ColumnElement[bool]:
+    # The stored soonest due time, against the clock now (a range of ix_tickets_sla_due).
+    return and_(Ticket.sla_due_at <= utcnow() + BREACH_WINDOW, _not_spam())
+
+
 VIEWS: dict[str, View] = {view.name: view for view in (
     View("mine", "My open", OPEN_STATUSES,
          lambda me: and_(Ticket.assignee_id == me, _not_spam())),
     View("unassigned", "Unassigned", OPEN_STATUSES,
          lambda me: and_(Ticket.assignee_id.is_(None), _not_spam())),
     View("open", "All open", OPEN_STATUSES, lambda me: _not_spam()),
+    # Pending tickets are paused (no due time): only new and open ones can breach.
+    View("breaching", "Breaching soon", (Status.NEW, Status.OPEN), lambda me: _breaching(),
+         sort="breach"),
     View("pending", "Pending", (Status.PENDING,), lambda me: _not_spam()),
     # Merged tickets are closed too, but they live on in their target: leave them out.
     View("solved", "Solved", (Status.SOLVED, Status.CLOSED),
@@ -63,6 +92,8 @@ SORTS: dict[str, tuple[str, list]] = {
     "activity": ("Last activity", [Ticket.last_activity_at, Ticket.id]),
     "created": ("Newest first", [Ticket.id]),
     "priority": ("Priority", [PRIORITY_RANK, Ticket.last_activity_at, Ticket.id]),
+    # Ascending, NULLs last: paged by _by_breach, not keyset.paginate (descending only).
+    "breach": ("Time to breach", [Ticket.sla_due_at, Ticket.id]),
 }
 
 
@@ -142,17 +173,21 @@ def _parts(statuses: tuple[Status, ...] | None, sort: str,
     return [Part(condition) for condition in status_conditions]
 
 
-def list_tickets(view: str, me: int, filters: Filters, *, sort: str = "activity",
+def list_tickets(view: str, me: int, filters: Filters, *, sort: str | None = None,
                  cursor: str | None = None, limit: int = PAGE_SIZE) -> Page:
-    """One page of the view's tickets (customer and assignee loaded with them)."""
+    """One page of the view's tickets (customer and assignee loaded with them); without a
+    known `sort`, the view's own."""
     chosen = VIEWS.get(view) or VIEWS[DEFAULT_VIEW]
-    sort = sort if sort in SORTS else "activity"
+    sort = sort if sort in SORTS else chosen.sort
     statuses = chosen.statuses
     if filters.status is not None:
         statuses = (filters.status,) if statuses is None or filters.status in statuses else ()
         if not statuses:
             return Page(rows=[], next_cursor=None, prev_cursor=None)
     statement = _filtered(select(Ticket).where(chosen.extra(me)), filters)
+    if sort == "breach":
+        return _by_breach(statement, statuses, cursor=cursor, tag=f"{chosen.name}:breach",
+                          limit=limit)
     parts = _parts(statuses, sort, filters.priority)
     if parts is None and statuses:
         statement = statement.where(Ticket.status.in_(statuses))
@@ -166,6 +201,58 @@ def list_tickets(view: str, me: int, filters: Filters, *, sort: str = "activity"
 
     return paginate(statement, SORTS[sort][1], key, cursor=cursor,
                     tag=f"{chosen.name}:{sort}", limit=limit, parts=parts)
+
+
+def _by_breach(statement: Select, statuses: tuple[Status, ...] | None, *, cursor: str | None,
+               tag: str, limit: int) -> Page:
+    """A page in `sla_due_at ASC NULLS LAST, id ASC` order: the index's own order, so each
+    status is two short range scans of ix_tickets_sla_due, one over the due times (from the
+    cursor on) and one over the tickets without one (by id), and the page is cut from their
+    union. A cursor at a ticket without a due time is tagged apart (`<tag>:none`) and holds
+    its id only: JSON cursors carry no NULL and NULL compares with nothing in a row value.
+    """
+    due, ticket_id = Ticket.sla_due_at, Ticket.id
+    dated = decode_cursor(cursor, tag, [due, ticket_id])
+    undated = None if dated else decode_cursor(cursor, f"{tag}:none", [ticket_id])
+    direction = (dated or undated or (None, None))[0]
+    back = direction == BEFORE
+    beyond = (lambda row, bound: row < bound) if back else (lambda row, bound: row > bound)
+    order = (lambda c: c.desc()) if back else (lambda c: c.asc())
+    branches = []
+    for condition in [Ticket.status == s for s in statuses] if statuses else [true()]:
+        part = statement.where(condition).with_only_columns(ticket_id)
+        if not (undated and not back):  # going on past an undated ticket: no due times left
+            dated_part = part.where(due.is_not(None))
+            if dated:
+                bound = tuple_(literal(dated[1][0], type_=due.type), dated[1][1])
+                dated_part = dated_part.where(beyond(tuple_(due, ticket_id), bound))
+            branches.append(dated_part.order_by(order(due), order(ticket_id)).limit(limit + 1))
+        if not (dated and back):  # going back from a due time: no undated ticket comes before
+            undated_part = part.where(due.is_(None))
+            if undated:
+                undated_part = undated_part.where(beyond(ticket_id, undated[1][0]))
+            # Ordered by due (all NULL) first, as the index is, so the scan needs no sort.
+            branches.append(undated_part.order_by(order(due), order(ticket_id))
+                            .limit(limit + 1))
+    ids = branches[0] if len(branches) == 1 else union_all(*branches)
+    nulls = due.desc().nulls_first() if back else due.asc().nulls_last()
+    rows = list(db.session.scalars(
+        select(Ticket).where(ticket_id.in_(ids)).order_by(nulls, order(ticket_id))
+        .limit(limit + 1)).unique())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if back:
+        rows.reverse()
+    has_next, has_prev = (True, more) if back else (more, direction == AFTER)
+
+    def at(direction: str, ticket: Ticket) -> str:
+        if ticket.sla_due_at is None:
+            return encode_cursor(direction, f"{tag}:none", [ticket.id])
+        return encode_cursor(direction, tag, [ticket.sla_due_at, ticket.id])
+
+    return Page(rows=rows,
+                next_cursor=at(AFTER, rows[-1]) if rows and has_next else None,
+                prev_cursor=at(BEFORE, rows[0]) if rows and has_prev else None)
 
 
 def view_counts(me: int) -> dict[str, int]:

@@ -14,7 +14,7 @@ from helpdesk.core.forms import form_status, show_service_error
 from helpdesk.core.models import utcnow
 from helpdesk.extensions import db
 from helpdesk.search import services as search_services
-from helpdesk.tickets import bp, inbox, merge, services
+from helpdesk.tickets import bp, inbox, merge, services, sla_display
 from helpdesk.tickets.forms import BulkForm, id_or_none
 from helpdesk.tickets.models import Status, Ticket
 from helpdesk.tickets.queries import members, teams
@@ -48,6 +48,16 @@ def ago(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+@bp.app_template_global()
+def sla_badge_of(ticket: Ticket) -> sla_display.Badge | None:
+    return sla_display.badge(ticket, utcnow())
+
+
+@bp.app_template_global()
+def sla_summary_of(ticket: Ticket) -> sla_display.Summary:
+    return sla_display.summary(ticket, utcnow())
+
+
 def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
                template: str = "helpdesk/tickets/inbox.html",
                default_view: Callable[[dict[str, int]], str] | None = None):
@@ -59,12 +69,14 @@ def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
                                         else inbox.DEFAULT_VIEW)
     if view not in inbox.VIEWS:
         view = inbox.DEFAULT_VIEW
-    sort = request.args.get("sort", "activity")
-    sort = sort if sort in inbox.SORTS else "activity"
+    chosen = inbox.VIEWS[view]
+    sort = request.args.get("sort") or chosen.sort
+    sort = sort if sort in inbox.SORTS else chosen.sort
     filters = inbox.parse_filters(request.args, me)
     page = inbox.list_tickets(view, me, filters, sort=sort, cursor=request.args.get("cursor"))
     staff = members()
-    state = {"view": view, "sort": sort, **filters.active}
+    # A view's own sort stays out of the links, so another view opens in its own sort.
+    state = {"view": view, "sort": None if sort == chosen.sort else sort, **filters.active}
 
     def link(**changes) -> str:
         """The inbox URL with `changes` applied to the current view, sort and filters."""
@@ -72,7 +84,7 @@ def inbox_page(*, bulk_form: BulkForm | None = None, status: int = 200,
         return url_for("tickets.index", **{k: v for k, v in args.items() if v not in (None, "")})
 
     return render_template(
-        template, view=inbox.VIEWS[view], views=inbox.VIEWS.values(), counts=counts,
+        template, view=chosen, views=inbox.VIEWS.values(), counts=counts,
         count_label=inbox.count_label,
         page=page, filters=filters, sort=sort, sorts=inbox.SORTS, link=link, state=state,
         members=staff, teams=teams(), statuses=list(Status),

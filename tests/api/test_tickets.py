@@ -39,8 +39,8 @@ def test_detail_has_every_documented_key(client, api_org, new_ticket):
         assert key in ticket, key
     assert set(ticket["customer"]) == {"id", "email", "name"}
     assert ticket["assignee"] is None and ticket["merged_into"] is None
-    assert ticket["sla"] == {"first_reply_due": None, "next_reply_due": None,
-                             "resolution_due": None}
+    assert set(ticket["sla"]) == {"policy", "first_reply_due_at", "next_reply_due_at",
+                                  "resolution_due_at", "due_at", "paused", "breached"}
 
 
 def test_order_id_may_be_a_string_but_nothing_else(client, api_org, new_ticket):
