@@ -25,7 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
 
     import storefront
-    from helpdesk import accounts, api, customers, desk, mail, orgs, search, sla, tickets
+    from helpdesk import accounts, api, customers, desk, mail, orgs, reports, search, sla, tickets
     from helpdesk.core import cli, database, errors, health, security, web
 
     app.url_map.converters["id"] = web.IdConverter  # before any blueprint uses it
@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     search.init_app(app)
     sla.init_app(app)
+    reports.init_app(app)
     api.init_app(app)
     storefront.init_app(app)
     cli.init_app(app)

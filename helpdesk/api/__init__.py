@@ -15,7 +15,15 @@ def _service_error(error: ServiceError):
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.api import customers, messages, openapi, search, tickets, views  # noqa: F401
+    from helpdesk.api import (  # noqa: F401
+        customers,
+        messages,
+        openapi,
+        reports,
+        search,
+        tickets,
+        views,
+    )
     from helpdesk.extensions import csrf
 
     csrf.exempt(bp)  # bearer tokens, not cookies: CSRF does not apply

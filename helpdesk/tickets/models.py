@@ -117,6 +117,14 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         Index("ix_tickets_created", "org_id", "created_at"),
         Index("ix_tickets_solved", "org_id", "solved_at",
               postgresql_where=text("solved_at IS NOT NULL")),
+        # Open tickets by creation time, covering the report filters (backlog, past due, load).
+        Index("ix_tickets_unsolved", "org_id", "created_at",
+              postgresql_include=["team_id", "assignee_id", "channel", "tags", "sla_due_at"],
+              postgresql_where=text("solved_at IS NULL AND closed_at IS NULL AND NOT is_spam "
+                                    "AND merged_into_id IS NULL")),
+        # The few tickets reports leave out.
+        Index("ix_tickets_left_out", "org_id", "id",
+              postgresql_where=text("is_spam OR merged_into_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -234,6 +242,12 @@ class TicketEvent(OrgScoped, Base):
         ForeignKeyConstraint(["org_id", "ticket_id"], ["tickets.org_id", "tickets.id"],
                              ondelete="CASCADE"),
         Index("ix_ticket_events_ticket", "org_id", "ticket_id", "created_at"),
+        # The reports: reopenings (solved -> open) and SLA breaches by time.
+        Index("ix_ticket_events_reopened", "org_id", "created_at",
+              postgresql_where=text("kind = 'status' AND (data ->> 'old') = 'solved' "
+                                    "AND (data ->> 'new') = 'open'")),
+        Index("ix_ticket_events_sla_breaches", "org_id", "created_at",
+              postgresql_where=text("kind = 'sla' AND (data ->> 'level') = 'breach'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

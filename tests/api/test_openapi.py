@@ -16,6 +16,7 @@ OPERATIONS = {
     "/api/v1/customers/{customer_id}": {"get"},
     "/api/v1/tags": {"get"},
     "/api/v1/search": {"get"},
+    "/api/v1/reports/{name}": {"get"},
 }
 
 
