@@ -11,6 +11,7 @@ from typing import Any
 from helpdesk.reports.params import ReportParams
 from helpdesk.reports.sql import (
     RANGE,
+    WHOLE_RANGE,
     bind,
     bucket_of,
     in_range,
@@ -23,12 +24,8 @@ from helpdesk.reports.sql import (
     ticket_filters,
 )
 
-# One row per (kind, bucket), and per kind for the whole range: GROUPING SETS give that row a
-# NULL bucket, stored as -infinity so that it joins (and sorts first) like the others.
-TOTAL_OR_BUCKET = "COALESCE(bucket, '-infinity') AS bucket"
-BUCKETS_AND_TOTAL = "(SELECT bucket FROM buckets UNION ALL SELECT '-infinity') AS b"
-BUCKET_OR_NULL = "NULLIF(b.bucket, '-infinity') AS bucket"
-
+# One row per (kind, bucket) and one per kind for the whole range (GROUPING SETS give it a
+# NULL bucket, numbered WHOLE_RANGE so that it joins and sorts first).
 REPLIES = f"""
 WITH {RANGE},
 replies AS (
@@ -37,12 +34,12 @@ replies AS (
     WHERE {{filters}} AND r.kind IN ('first', 'next') AND {in_range("r.replied_at")}
 ),
 stats AS (
-    SELECT kind, {TOTAL_OR_BUCKET}, {speed_columns("minutes")}
+    SELECT kind, COALESCE(bucket, {WHOLE_RANGE}) AS bucket, {speed_columns("minutes")}
     FROM replies GROUP BY GROUPING SETS ((kind), (kind, bucket))
 )
-SELECT k.kind, {BUCKET_OR_NULL}, {speed_fields("s")}
+SELECT k.kind, b.start, {speed_fields("s")}
 FROM (VALUES ('first'), ('next')) AS k(kind)
-CROSS JOIN {BUCKETS_AND_TOTAL}
+CROSS JOIN (SELECT bucket, start FROM buckets UNION ALL SELECT {WHOLE_RANGE}, NULL) AS b
 LEFT JOIN stats s ON s.kind = k.kind AND s.bucket = b.bucket
 ORDER BY k.kind, b.bucket
 """
@@ -55,18 +52,18 @@ solved AS (
     WHERE {{filters}} AND {in_range("t.solved_at")} AND t.resolution_minutes IS NOT NULL
 ),
 stats AS (
-    SELECT {TOTAL_OR_BUCKET}, {speed_columns("minutes")}
+    SELECT COALESCE(bucket, {WHOLE_RANGE}) AS bucket, {speed_columns("minutes")}
     FROM solved GROUP BY GROUPING SETS ((), (bucket))
 )
-SELECT {BUCKET_OR_NULL}, {speed_fields("s")}
-FROM {BUCKETS_AND_TOTAL}
+SELECT b.start, {speed_fields("s")}
+FROM (SELECT bucket, start FROM buckets UNION ALL SELECT {WHOLE_RANGE}, NULL) AS b
 LEFT JOIN stats s ON s.bucket = b.bucket
 ORDER BY b.bucket
 """
 
 
 def _period(row) -> str:
-    return row.bucket.date().isoformat()
+    return row.start.date().isoformat()
 
 
 def first_response(params: ReportParams, org_id: int) -> dict[str, Any]:

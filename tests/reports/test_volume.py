@@ -130,3 +130,18 @@ def test_a_range_without_tickets_is_all_zero_buckets(history, read):
     # After the last change, the backlog stays at what is open now: T9, T2, T5, T8.
     report = read(history, "volume", from_="2026-11-16", to="2026-11-17")
     assert column(report, "backlog") == [4, 4] and column(report, "created") == [0, 0]
+
+
+def test_backlog_of_tickets_that_outlast_the_range_and_days_across_dst(history, read):
+    # Mon 2 - Tue 3 Nov: T0 (created 30 Oct, solved Wed 4 Nov) was open before, during and
+    # after the range; T9 still is. Start 2, Mon +T1 +T8 = 4, Tue +T2 = 5.
+    report = read(history, "volume", from_="2026-11-02", to="2026-11-03")
+    assert column(report, "backlog") == [4, 5]
+    # Only the Support team's: T9, T0 before; +T1 Monday.
+    assert column(read(history, "volume", from_="2026-11-02", to="2026-11-03",
+                       team=history.support), "backlog") == [3, 3]
+    # Berlin leaves summer time on Sun 25 Oct (that day has 25 hours); T9 was created on Mon
+    # 26 Oct 09:00 local (08:00 UTC).
+    report = read(history, "volume", from_="2026-10-24", to="2026-10-26")
+    assert [(b["period"], b["created"], b["backlog"]) for b in report["series"]] == [
+        ("2026-10-24", 0, 0), ("2026-10-25", 0, 0), ("2026-10-26", 1, 1)]
