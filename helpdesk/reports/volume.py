@@ -80,22 +80,18 @@ UNION ALL
 {{breakdown}}
 ORDER BY kind, period
 """
-BREAKDOWNS = {
-    "channel": ("t.channel", f"""
+VALUE_ROWS = f"""
 SELECT 'value', NULL, CAST(value AS text), created, solved, NULL, NULL
-FROM sets WHERE grouping = {BY_VALUE} AND (created > 0 OR solved > 0)"""),
-    "priority": ("t.priority", f"""
-SELECT 'value', NULL, CAST(value AS text), created, solved, NULL, NULL
-FROM sets WHERE grouping = {BY_VALUE} AND (created > 0 OR solved > 0)"""),
-    # Grouped by the whole tag list, then split: a ticket with two tags counts for each, one
-    # without tags under null.
-    "tag": ("t.tags", f"""
+FROM sets WHERE grouping = {BY_VALUE} AND (created > 0 OR solved > 0)"""
+# Grouped by the whole tag list, then split: a ticket with two tags counts for each, one without
+# tags under null.
+TAG_ROWS = f"""
 SELECT 'value', NULL, CAST(tag AS text), sum(created), sum(solved), NULL, NULL
 FROM sets LEFT JOIN LATERAL unnest(value) AS tag ON true
 WHERE grouping = {BY_VALUE} AND (created > 0 OR solved > 0)
-GROUP BY tag"""),
-}
-
+GROUP BY tag"""
+BREAKDOWNS = {"channel": ("t.channel", VALUE_ROWS), "priority": ("t.priority", VALUE_ROWS),
+              "tag": ("t.tags", TAG_ROWS)}
 
 def volume(params: ReportParams, org_id: int) -> dict[str, Any]:
     by = params.by or "channel"
