@@ -51,6 +51,9 @@ class Organization(TimestampMixin, Base):
     # words of the org's full-text index. Changing it rebuilds the org's vectors (a search job).
     search_language: Mapped[str] = mapped_column(String(63), default="simple",
                                                  server_default="simple")
+    # The tenant's connected Stripe account (acct_...): payments go to it, the platform keeps
+    # the plan's application fee. None: the shop takes cash on delivery only.
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     # Tenant rows reached from this global row are still filtered to the current org.
     memberships: Mapped[list[Membership]] = relationship(viewonly=True)

@@ -106,6 +106,10 @@ class Ticket(OrgScoped, TimestampMixin, Base):
         CheckConstraint("number > 0", name="number_positive"),
         # Full-text search (helpdesk.search): the vector is kept by a trigger (migrations).
         Index("ix_tickets_search", "search_vector", postgresql_using="gin"),
+        ForeignKeyConstraint(["org_id", "order_id"], ["shop_orders.org_id", "shop_orders.id"],
+                             ondelete="SET NULL (order_id)"),
+        Index("ix_tickets_order", "org_id", "order_id",
+              postgresql_where=text("order_id IS NOT NULL")),
         ForeignKeyConstraint(["org_id", "sla_policy_id"], ["sla_policies.org_id",
                                                            "sla_policies.id"],
                              ondelete="SET NULL (sla_policy_id)"),
@@ -171,6 +175,9 @@ class Ticket(OrgScoped, TimestampMixin, Base):
     first_reply_breached: Mapped[bool | None]
     resolution_breached: Mapped[bool | None]
     reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The store order the ticket is about (the portal's "Get help with this order", a reply to
+    # an order email, an order number in the mail, or an agent's choice).
+    order_id: Mapped[int | None]
 
     # Read-only: services set the *_id columns (the composite keys share org_id).
     customer: Mapped[Customer] = relationship(lazy="joined", viewonly=True)
