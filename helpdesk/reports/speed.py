@@ -29,19 +29,21 @@ from helpdesk.reports.sql import (
 REPLIES = f"""
 WITH {RANGE},
 replies AS (
-    SELECT r.kind, r.business_minutes AS minutes, {bucket_of("r.replied_at")} AS bucket
+    -- `next` as a boolean: sorting and grouping by it costs less than by the text
+    SELECT r.kind = 'next' AS next, r.business_minutes AS minutes,
+           {bucket_of("r.replied_at")} AS bucket
     FROM sla_replies r
     WHERE {{filters}} AND r.kind IN ('first', 'next') AND {in_range("r.replied_at")}
 ),
 stats AS (
-    SELECT kind, COALESCE(bucket, {WHOLE_RANGE}) AS bucket, {speed_columns("minutes")}
-    FROM replies GROUP BY GROUPING SETS ((kind), (kind, bucket))
+    SELECT next, COALESCE(bucket, {WHOLE_RANGE}) AS bucket, {speed_columns("minutes")}
+    FROM replies GROUP BY GROUPING SETS ((next), (next, bucket))
 )
-SELECT k.kind, b.start, {speed_fields("s")}
-FROM (VALUES ('first'), ('next')) AS k(kind)
+SELECT CASE WHEN k.next THEN 'next' ELSE 'first' END AS kind, b.start, {speed_fields("s")}
+FROM (VALUES (false), (true)) AS k(next)
 CROSS JOIN (SELECT bucket, start FROM buckets UNION ALL SELECT {WHOLE_RANGE}, NULL) AS b
-LEFT JOIN stats s ON s.kind = k.kind AND s.bucket = b.bucket
-ORDER BY k.kind, b.bucket
+LEFT JOIN stats s ON s.next = k.next AND s.bucket = b.bucket
+ORDER BY k.next, b.bucket
 """
 
 RESOLUTIONS = f"""

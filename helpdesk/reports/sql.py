@@ -71,22 +71,32 @@ def ticket_filters(params: ReportParams) -> str:
 
 def reply_filters(params: ReportParams, *, by_agent: bool = True) -> str:
     """WHERE conditions on the reply `r` (sla_replies): the org, the replying agent (when
-    `by_agent`), and its ticket's filters. Without team, tag or channel filters the ticket is
-    only checked against the few left out (spam, merged; ix_tickets_left_out): a join to every
-    ticket of the range would cost more than the replies themselves."""
+    `by_agent`), and its ticket's filters."""
     conditions = ["r.org_id = :org_id"]
     if by_agent and params.agent == "none":
         conditions.append("r.agent_id IS NULL")
     elif by_agent and params.agent is not None:
         conditions.append("r.agent_id = :agent_id")
-    if params.team_id is None and params.tag is None and params.channel is None:
-        conditions.append("NOT EXISTS (SELECT 1 FROM tickets x WHERE x.org_id = r.org_id "
-                          "AND x.id = r.ticket_id AND (x.is_spam OR x.merged_into_id IS NOT NULL))")
-    else:
-        unassigned = replace(params, agent=None)
-        conditions.append("EXISTS (SELECT 1 FROM tickets t WHERE t.org_id = r.org_id "
-                          f"AND t.id = r.ticket_id AND {ticket_filters(unassigned)})")
+    conditions.append(_of_ticket("r", replace(params, agent=None)))
     return " AND ".join(conditions)
+
+
+def event_filters(params: ReportParams) -> str:
+    """WHERE conditions on the timeline event `e`: the org and its ticket's filters."""
+    return f"e.org_id = :org_id AND {_of_ticket('e', params)}"
+
+
+def _of_ticket(alias: str, params: ReportParams) -> str:
+    """The row's ticket is counted, and matches the filters. Without filters it is only checked
+    against the few tickets left out (spam, merged; ix_tickets_left_out): a join to every
+    ticket of the range would cost more than the rows themselves."""
+    if (params.team_id, params.agent, params.tag, params.channel) == (None, None, None, None):
+        return (f"NOT EXISTS (SELECT 1 FROM tickets x WHERE x.org_id = {alias}.org_id "
+                f"AND x.id = {alias}.ticket_id AND (x.is_spam OR x.merged_into_id IS NOT NULL))")
+    # Replies and events come after their ticket was created: later tickets are not read.
+    return (f"EXISTS (SELECT 1 FROM tickets t WHERE t.org_id = {alias}.org_id "
+            f"AND t.id = {alias}.ticket_id AND t.created_at < :range_end "
+            f"AND {ticket_filters(params)})")
 
 
 def bind(params: ReportParams, org_id: int) -> dict[str, Any]:

@@ -22,7 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 from helpdesk.reports.params import ReportParams
-from helpdesk.reports.sql import RANGE, bind, bucket_of, in_range, rows, ticket_filters
+from helpdesk.reports.sql import (
+    RANGE,
+    bind,
+    bucket_of,
+    event_filters,
+    in_range,
+    rows,
+    ticket_filters,
+)
 
 # GROUPING(cb, sb, db, value): 1 bits mark the columns a row is not grouped by.
 BY_CREATED, BY_SOLVED, BY_DONE, BY_VALUE, WHOLE = 0b0111, 0b1011, 0b1101, 0b1110, 0b1111
@@ -60,9 +68,8 @@ opening AS (
 reopened AS (
     SELECT {bucket_of("e.created_at")} AS bucket, count(*) AS reopened
     FROM ticket_events e
-    JOIN tickets t ON t.org_id = e.org_id AND t.id = e.ticket_id
-    WHERE e.org_id = :org_id AND e.kind = 'status' AND e.data->>'old' = 'solved'
-      AND e.data->>'new' = 'open' AND {in_range("e.created_at")} AND {{filters}}
+    WHERE {{event_filters}} AND e.kind = 'status' AND e.data->>'old' = 'solved'
+      AND e.data->>'new' = 'open' AND {in_range("e.created_at")}
     GROUP BY bucket
 )
 SELECT 'bucket' AS kind, CAST(b.start AS date) AS period, NULL AS value,
@@ -97,7 +104,8 @@ def volume(params: ReportParams, org_id: int) -> dict[str, Any]:
     by = params.by or "channel"
     value, breakdown_sql = BREAKDOWNS[by]
     found = rows(VOLUME.format(filters=ticket_filters(params), value=value,
-                               breakdown=breakdown_sql), bind(params, org_id))
+                               event_filters=event_filters(params), breakdown=breakdown_sql),
+                 bind(params, org_id))
     series = [{"period": row.period.isoformat(), "created": int(row.created),
                "solved": int(row.solved), "reopened": int(row.reopened),
                "backlog": int(row.backlog)} for row in found if row.kind == "bucket"]
