@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     Enum,
+    FetchedValue,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.core.models import Base, OrgScoped, TimestampMixin, utcnow
@@ -54,6 +55,11 @@ class Product(OrgScoped, TimestampMixin, Base):
                              ondelete="SET NULL (category_id)"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         Index("ix_shop_products_listing", "org_id", "is_active", "created_at", "id"),
+        # The shop's other sort orders and the category filter (migration store_catalog).
+        Index("ix_shop_products_price", "org_id", "is_active", "price_from", "id"),
+        Index("ix_shop_products_name", "org_id", "is_active", "name", "id"),
+        Index("ix_shop_products_category", "org_id", "category_id"),
+        Index("ix_shop_products_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +76,11 @@ class Product(OrgScoped, TimestampMixin, Base):
                                                                   server_default="[]")
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
+    # Written by the database (triggers of migration store_catalog), never by the app: the
+    # lowest price of the active variants (the listing's price sort and filter), and the words
+    # of the name, SKUs, options and description in the org's search configuration.
+    price_from: Mapped[int] = mapped_column(server_default="0", server_onupdate=FetchedValue())
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
 
 class ProductImage(OrgScoped, TimestampMixin, Base):
