@@ -31,3 +31,6 @@ class Customer(OrgScoped, TimestampMixin, Base):
     undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Name and email (A), company (B); written by a database trigger.
     search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
+    # The shop's Stripe Customer (cus_...) for saved cards, on the org's connected account:
+    # cleared when the org connects another account (ids do not carry over between accounts).
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
