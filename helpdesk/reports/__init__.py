@@ -4,6 +4,7 @@
 from flask import Flask
 
 from helpdesk.core.web import org_blueprint
+from helpdesk.reports import models  # noqa: F401 - the report fact tables
 
 bp = org_blueprint("reports", __name__, "desk")
 

@@ -26,7 +26,7 @@ replies AS (
     SELECT r.agent_id AS user_id, count(*) AS replies,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY r.business_minutes)
                FILTER (WHERE r.kind = 'first') AS first_reply
-    FROM sla_replies r
+    FROM report_replies r
     WHERE {{reply_filters}} AND r.agent_id IS NOT NULL AND {in_range("r.replied_at")}
     GROUP BY r.agent_id
 ),

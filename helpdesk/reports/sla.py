@@ -26,7 +26,7 @@ SELECT CASE r.kind WHEN 'first' THEN 'first_reply' ELSE 'next_reply' END AS targ
        r.policy_id, GROUPING(r.policy_id) AS all_policies,
        count(*) FILTER (WHERE NOT r.breached) AS achieved,
        count(*) FILTER (WHERE r.breached) AS breached
-FROM sla_replies r
+FROM report_replies r
 WHERE {{reply_filters}} AND r.kind IN ('first', 'next') AND r.breached IS NOT NULL
   AND {in_range("r.replied_at")}
 GROUP BY GROUPING SETS ((r.kind), (r.kind, r.policy_id))

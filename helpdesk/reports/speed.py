@@ -32,7 +32,7 @@ replies AS (
     -- `next` as a boolean: sorting and grouping by it costs less than by the text
     SELECT r.kind = 'next' AS next, r.business_minutes AS minutes,
            {bucket_of("r.replied_at")} AS bucket
-    FROM sla_replies r
+    FROM report_replies r
     WHERE {{filters}} AND r.kind IN ('first', 'next') AND {in_range("r.replied_at")}
 ),
 stats AS (

@@ -7,7 +7,6 @@ org itself (besides row-level security) so that the `(org_id, ...)` indexes lead
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,14 +71,19 @@ def ticket_filters(params: ReportParams) -> str:
 
 
 def reply_filters(params: ReportParams, *, by_agent: bool = True) -> str:
-    """WHERE conditions on the reply `r` (sla_replies): the org, the replying agent (when
-    `by_agent`), and its ticket's filters."""
-    conditions = ["r.org_id = :org_id"]
+    """WHERE conditions on the reply `r` (report_replies, helpdesk.reports.models): the org, the
+    replying agent (when `by_agent`), and its ticket's filters, carried on the row itself. Without
+    a tag filter the reply's own row (tag ''), with one that tag's row: one row per reply."""
+    conditions = ["r.org_id = :org_id", "r.counted",
+                  "r.tag = :tag" if params.tag is not None else "r.tag = ''"]
     if by_agent and params.agent == "none":
         conditions.append("r.agent_id IS NULL")
     elif by_agent and params.agent is not None:
         conditions.append("r.agent_id = :agent_id")
-    conditions.append(_of_ticket("r", replace(params, agent=None)))
+    if params.team_id is not None:
+        conditions.append("r.team_id = :team_id")
+    if params.channel is not None:
+        conditions.append("r.channel = :channel")
     return " AND ".join(conditions)
 
 
@@ -89,9 +93,9 @@ def event_filters(params: ReportParams) -> str:
 
 
 def _of_ticket(alias: str, params: ReportParams) -> str:
-    """The row's ticket is counted, and matches the filters. Without filters it is only checked
-    against the few tickets left out (spam, merged; ix_tickets_left_out): a join to every
-    ticket of the range would cost more than the rows themselves."""
+    """The event's ticket is counted, and matches the filters. Without filters it is only
+    checked against the few tickets left out (spam, merged; ix_tickets_left_out): a join to
+    every ticket of the range would cost more than the rows themselves."""
     if (params.team_id, params.agent, params.tag, params.channel) == (None, None, None, None):
         return (f"NOT EXISTS (SELECT 1 FROM tickets x WHERE x.org_id = {alias}.org_id "
                 f"AND x.id = {alias}.ticket_id AND (x.is_spam OR x.merged_into_id IS NOT NULL))")
