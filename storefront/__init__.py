@@ -8,6 +8,6 @@ shop_bp = org_blueprint("shop", __name__, "shop")
 
 
 def init_app(app: Flask) -> None:
-    from storefront import views  # noqa: F401
+    from storefront import views, views_cart  # noqa: F401
 
     app.register_blueprint(shop_bp)

@@ -38,3 +38,10 @@ def sla_scans() -> None:
     from helpdesk.sla.jobs import enqueue_due_scans
 
     enqueue_due_scans()
+
+
+@periodic(every=60)
+def shop_reservation_expiry() -> None:
+    from storefront.jobs import enqueue_expired_releases
+
+    enqueue_expired_releases()

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         openapi,
         reports,
         search,
+        store_orders,
         tickets,
         views,
     )

@@ -17,6 +17,8 @@ OPERATIONS = {
     "/api/v1/tags": {"get"},
     "/api/v1/search": {"get"},
     "/api/v1/reports/{name}": {"get"},
+    "/api/v1/store/orders": {"post"},
+    "/api/v1/store/orders/{order_id}": {"get", "patch"},
 }
 
 
