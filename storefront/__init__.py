@@ -11,3 +11,14 @@ def init_app(app: Flask) -> None:
     from storefront import views, views_cart  # noqa: F401
 
     app.register_blueprint(shop_bp)
+    _init_payments(app)
+
+
+def _init_payments(app: Flask) -> None:
+    """Stripe: the webhook (global, CSRF-exempt: Stripe signs it) and the Connect settings."""
+    from helpdesk.extensions import csrf
+    from storefront import stripe_settings, webhooks
+
+    csrf.exempt(webhooks.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(stripe_settings.bp)

@@ -84,3 +84,15 @@ def catalog_api(make_org, make_member, make_token):
         return org, {"Authorization": f"Bearer {make_token(org, user_id)}"}
 
     return _catalog_api
+
+
+# Stripe: localstripe, shops with a connected account, card orders, signed webhooks.
+from tests.store.stripe_fixtures import (  # noqa: E402, F401
+    card_shop,
+    localstripe,
+    order_state,
+    place_card_order,
+    send_event,
+    stripe_event,
+    stripe_keys,
+)
