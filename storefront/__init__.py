@@ -11,6 +11,7 @@ def init_app(app: Flask) -> None:
     from storefront import views, views_cart  # noqa: F401
 
     app.register_blueprint(shop_bp)
+    _init_catalog(app)
     _init_payments(app)
 
 
@@ -22,3 +23,12 @@ def _init_payments(app: Flask) -> None:
     csrf.exempt(webhooks.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(stripe_settings.bp)
+
+
+def _init_catalog(app: Flask) -> None:
+    """The desk's store pages, and picture files removed once their rows' deletion commits."""
+    from helpdesk.extensions import db
+    from storefront import product_images, staff_views
+
+    app.register_blueprint(staff_views.bp)
+    product_images.install(db.session.session_factory.class_)

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         reports,
         search,
         store_orders,
+        store_products,
         tickets,
         views,
     )

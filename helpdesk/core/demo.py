@@ -69,4 +69,8 @@ def seed_demo() -> bool:
     spread_history(org.id)
     with tenancy.org_scope(org.id):
         time_sla(org.id)
+    from storefront.demo import seed_catalog
+
+    with tenancy.org_scope(org.id):
+        seed_catalog(owner.id)
     return True

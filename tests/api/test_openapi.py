@@ -19,6 +19,8 @@ OPERATIONS = {
     "/api/v1/reports/{name}": {"get"},
     "/api/v1/store/orders": {"post"},
     "/api/v1/store/orders/{order_id}": {"get", "patch"},
+    "/api/v1/store/products": {"get", "post"},
+    "/api/v1/store/products/{product_id}": {"get", "patch"},
 }
 
 

@@ -6,6 +6,27 @@ from types import SimpleNamespace
 
 import pytest
 
+
+@pytest.fixture
+def catalog_product(in_org):
+    """`catalog_product(org, name=..., price=..., variants=[...], ...)`: a product made by
+    storefront.catalog.create_product as the org's owner; returns its id, slug and variant ids
+    (in the order given)."""
+    from storefront import catalog
+
+    def _catalog_product(org, **data):
+        data.setdefault("name", "Wool socks")
+        data.setdefault("price", 1200)
+        with in_org(org.id, org.owner_id):
+            product = catalog.create_product(org.owner_id, data)
+            variants = catalog.variants_of(product.id)
+            return SimpleNamespace(id=product.id, slug=product.slug, org_id=org.id,
+                                   variant_ids=[v.id for v in variants],
+                                   skus=[v.sku for v in variants])
+
+    return _catalog_product
+
+
 # Orders, stock and checkout: products built directly on the models (stock through inventory).
 
 _product_counter = iter(range(1, 10**9))
