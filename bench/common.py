@@ -1,5 +1,6 @@
-"""Helpers shared by the benchmarks (bench/tickets.py, bench/search.py): the benchmark database,
-gunicorn on a free loopback port, API tokens through the CLI, percentiles, EXPLAIN under RLS.
+"""Helpers shared by the benchmarks (bench/tickets.py, bench/search.py, bench/reports.py): the
+benchmark database, the code snapshot, gunicorn on a free loopback port, API tokens through the
+CLI, the SQL an endpoint sends, percentiles, EXPLAIN under RLS.
 
 Everything takes the database URL / app environment explicitly, so each benchmark keeps its own
 database, Redis DB and settings.
@@ -17,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +43,52 @@ def app_for_cli():
 
         _APP = create_app()
     return _APP
+
+
+def app_env(db_url: str, redis_url: str, code: Path | None = None) -> dict[str, str]:
+    """The app's environment in a benchmark: its database and Redis, fixed keys, a loopback
+    PUBLIC_URL, and PYTHONPATH = the code measured (a snapshot) when given."""
+    env = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "bench-secret-key-not-for-production",
+        "ENCRYPTION_KEY": "YmVuY2gtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXMhISE=",  # 32 bytes, b64
+        "PUBLIC_URL": "http://127.0.0.1",
+    }
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    return env
+
+
+def add_run_arguments(parser, out: Path) -> None:
+    """The options every seeded benchmark takes: --reuse, --force, --scale, --workers,
+    --seed-only, --out, --ref, --live."""
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the database if it holds the expected data")
+    parser.add_argument("--force", action="store_true",
+                        help="drop and reseed the database even if other sessions use it")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="fraction of the full dataset (tests of the harness)")
+    parser.add_argument("--workers", type=int, default=2, help="COPY connections")
+    parser.add_argument("--seed-only", action="store_true")
+    parser.add_argument("--out", default=str(out))
+    parser.add_argument("--ref", help="measure this commit (git archive) instead of a snapshot "
+                        "of the working tree")
+    parser.add_argument("--live", action="store_true",
+                        help="import the live tree instead of a snapshot")
+
+
+def flask_cli():
+    """run("org", "create", ...): the app's CLI commands in-process; raises on a failure."""
+    runner = app_for_cli().test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=list(args))
+        if result.exit_code != 0:
+            raise RuntimeError(f"flask {' '.join(args)}: {result.output}")
+        return result.output
+
+    return run
 
 
 def log(*args) -> None:
@@ -145,6 +193,29 @@ def snapshot_code(target: Path, ref: str | None = None) -> str:
             f"{digest.hexdigest()[:10]}")
 
 
+def run_on_snapshot(script: Path, ref: str | None, code_var: str, prefix: str) -> int:
+    """Snapshot the code (`snapshot_code`), run `script` again on it as a child with the same
+    arguments (environment: `code_var` = the snapshot, `code_var`_DESCRIPTION = what it is),
+    remove the snapshot afterwards. SIGTERM and SIGINT are passed on to the child."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(work, 0o755)
+    try:
+        description = snapshot_code(work / "code", ref)
+        log(f"code: {description}")
+        env = {**os.environ, code_var: str(work / "code"),
+               f"{code_var}_DESCRIPTION": description}
+        child = subprocess.Popen([sys.executable, str(script), *sys.argv[1:]], env=env)
+
+        def forward(signum, _frame):
+            child.send_signal(signum)
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        return child.wait()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------------------------
@@ -202,6 +273,67 @@ def create_token(slug: str, email: str, env: dict[str, str], cwd: Path = REPO) -
 
 
 # ---------------------------------------------------------------------------------------------
+# the SQL an endpoint sends
+# ---------------------------------------------------------------------------------------------
+
+class StatementLog:
+    """Every statement an engine sends while active (`with StatementLog(engine) as log:`):
+    (statement, parameters, seconds) in `log.statements`, failed ones included."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[tuple[str, object, float]] = []
+        self._started: list[float] = []
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ARG002
+        self._started.append(time.perf_counter())
+
+    def _after(self, conn, cursor, statement, parameters, context, executemany):  # noqa: ARG002
+        self.statements.append((statement, parameters, time.perf_counter() - self._started.pop()))
+
+    def _failed(self, context):
+        if context.statement and self._started:
+            self.statements.append((context.statement, context.parameters,
+                                    time.perf_counter() - self._started.pop()))
+
+    def __enter__(self) -> StatementLog:
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        event.listen(self.engine, "handle_error", self._failed)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+        event.remove(self.engine, "handle_error", self._failed)
+
+
+def capture_sql(app, headers: dict[str, str], paths: dict[str, str]
+                ) -> dict[str, list[tuple[str, object, float]]]:
+    """GET each path in-process (Flask test client) twice and record every statement the
+    second request sends, with its parameters and duration."""
+    from helpdesk.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    client = app.test_client()
+    result = {}
+    with StatementLog(engine) as captured:
+        for label, path in paths.items():
+            client.get(path, headers=headers)  # warm
+            captured.statements.clear()
+            response = client.get(path, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"in-process GET {path}: {response.status_code}")
+            result[label] = list(captured.statements)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------------
 
@@ -230,8 +362,10 @@ def machine(url: str) -> str:
 # EXPLAIN
 # ---------------------------------------------------------------------------------------------
 
-def explain(dsn: str, statement: str, parameters, org_id: int, user_id: int) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) as the app role with the org set: RLS applies."""
+def explain(dsn: str, statement: str, parameters, org_id: int, user_id: int,
+            settings: list[str] | tuple[str, ...] = ()) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) as the app role with the org set: RLS applies. `settings`:
+    statements the app ran first in the same transaction (e.g. SET LOCAL jit = off)."""
     with psycopg.connect(dsn) as conn:
         conn.execute("SET ROLE helpdesk_app")
         lines = []
@@ -240,6 +374,8 @@ def explain(dsn: str, statement: str, parameters, org_id: int, user_id: int) -> 
                 conn.execute("SELECT set_config('app.current_org', %s, true),"
                              " set_config('app.current_user', %s, true)",
                              (str(org_id), str(user_id)))
+                for setting in settings:
+                    conn.execute(setting)
                 rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement,
                                     parameters or None).fetchall()
                 lines = [row[0] for row in rows]

@@ -20,11 +20,9 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,17 +42,12 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/helpdesk_bench_searc
 DB_URL = os.environ.get("BENCH_SEARCH_DATABASE_URL", DEFAULT_URL)
 REDIS_URL = os.environ.get("BENCH_SEARCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 PASSWORD = "bench-password"
-APP_ENV = {
-    "DATABASE_URL": DB_URL,
-    "REDIS_URL": REDIS_URL,
-    "SECRET_KEY": "bench-secret-key-not-for-production",
-    "ENCRYPTION_KEY": "YmVuY2gtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXMhISE=",  # 32 bytes, urlsafe b64
-    "PUBLIC_URL": "http://127.0.0.1",
-    "PYTHONPATH": str(CODE),
-}
-os.environ.update(APP_ENV)
 
 import common  # noqa: E402
+
+APP_ENV = common.app_env(DB_URL, REDIS_URL, CODE)
+os.environ.update(APP_ENV)
+
 import seed_search  # noqa: E402
 from common import log, mb, summary  # noqa: E402
 from search_text import CORE_WORDS, vocabulary  # noqa: E402
@@ -109,13 +102,7 @@ def seeded_as_expected(specs: list[seed_search.OrgSpec]) -> str | None:
 
 def create_orgs_and_staff(specs: list[seed_search.OrgSpec]) -> None:
     """Orgs, owners and agents through the real CLI commands (in-process runner)."""
-    runner = common.app_for_cli().test_cli_runner()
-
-    def run(*args):
-        result = runner.invoke(args=list(args))
-        if result.exit_code != 0:
-            raise RuntimeError(f"flask {' '.join(args)}: {result.output}")
-
+    run = common.flask_cli()
     for o, spec in enumerate(specs):
         run("org", "create", spec.slug, "--name", spec.name, "--owner-email",
             seed_search.owner_email(spec.slug), "--owner-password", PASSWORD, "--owner-name",
@@ -445,24 +432,8 @@ def schema_state() -> str:
 
 def run_on_snapshot(args) -> int:
     """Snapshot the code, run this script again on it (as a child), remove the snapshot."""
-    work = Path(tempfile.mkdtemp(prefix="bench-search-", dir="/tmp"))
-    os.chmod(work, 0o755)
-    try:
-        description = common.snapshot_code(work / "code", args.ref)
-        log(f"code: {description}")
-        env = {**os.environ, "BENCH_SEARCH_CODE": str(work / "code"),
-               "BENCH_SEARCH_CODE_DESCRIPTION": description}
-        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()),
-                                  *sys.argv[1:]], env=env)
-
-        def forward(signum, _frame):
-            child.send_signal(signum)
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        return child.wait()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return common.run_on_snapshot(Path(__file__).resolve(), args.ref, "BENCH_SEARCH_CODE",
+                                  "bench-search-")
 
 
 def reindex_available() -> bool:
@@ -499,46 +470,7 @@ def time_reindex(slug: str) -> tuple[float, str, float]:
 def capture_sql(token: str, paths: dict[str, str]) -> dict[str, list[tuple[str, dict, float]]]:
     """Run the endpoint in-process (Flask test client, the bearer token) and record every
     statement it sends with its parameters and duration."""
-    from sqlalchemy import event
-
-    from helpdesk.extensions import db
-
-    app = common.app_for_cli()
-    with app.app_context():
-        engine = db.engine
-    captured: list[tuple[str, dict, float]] = []
-    started: list[float] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
-        started.append(time.perf_counter())
-
-    def after(conn, cursor, statement, parameters, context, executemany):  # noqa: ARG001
-        captured.append((statement, parameters, time.perf_counter() - started.pop()))
-
-    def failed(context):
-        if context.statement and started:
-            captured.append((context.statement, context.parameters,
-                             time.perf_counter() - started.pop()))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    event.listen(engine, "handle_error", failed)
-    try:
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}"}
-        result = {}
-        for label, path in paths.items():
-            client.get(path, headers=headers)  # warm
-            captured.clear()
-            response = client.get(path, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"in-process GET {path}: {response.status_code}")
-            result[label] = list(captured)
-        return result
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-        event.remove(engine, "handle_error", failed)
+    return common.capture_sql(common.app_for_cli(), {"Authorization": f"Bearer {token}"}, paths)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -547,25 +479,13 @@ def capture_sql(token: str, paths: dict[str, str]) -> dict[str, list[tuple[str, 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database if it holds the expected data")
-    parser.add_argument("--force", action="store_true",
-                        help="drop and reseed the database even if other sessions use it")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of the full dataset (tests of the harness)")
-    parser.add_argument("--workers", type=int, default=2, help="COPY connections")
-    parser.add_argument("--seed-only", action="store_true")
     parser.add_argument("--requests", type=int, default=N_REQUESTS)
     parser.add_argument("--sql", action="store_true",
                         help="also time plain reference SQL without the app (slow: ranks "
                              "every match)")
     parser.add_argument("--skip-reindex", action="store_true",
                         help="do not time `flask search reindex` (it rewrites 1.3M rows)")
-    parser.add_argument("--out", default=str(BENCH_DIR / "results-search.md"))
-    parser.add_argument("--ref", help="measure this commit (git archive) instead of a snapshot "
-                        "of the working tree")
-    parser.add_argument("--live", action="store_true",
-                        help="import the live tree instead of a snapshot")
+    common.add_run_arguments(parser, BENCH_DIR / "results-search.md")
     args = parser.parse_args()
     if not args.live and "BENCH_SEARCH_CODE" not in os.environ:
         return run_on_snapshot(args)
