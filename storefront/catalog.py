@@ -22,6 +22,7 @@ from sqlalchemy import select
 from helpdesk.core.exceptions import Conflict, ValidationFailed
 from helpdesk.extensions import db
 from storefront import personalization
+from storefront.catalog_listing import forget_facets
 from storefront.models import Category, MovementKind, Product, StockLevel, Variant
 from storefront.stock import MAX_STOCK, adjust_stock, set_stock
 
@@ -286,10 +287,8 @@ def create_product(actor_id: int | None, data: dict[str, Any], *,
     if not entries:
         entries = [{"sku": _free_value(Variant.sku, product.slug.upper()[:56]),
                     "options": {}, "stock": standard_stock}]
-    for entry in entries:
-        _add_variant(actor_id, product, entry)
-    db.session.flush()
-    db.session.expire(product, ["price_from"])
+    _apply_entries(actor_id, product, entries, {})
+    _changed(product)
     return product
 
 
@@ -305,15 +304,24 @@ def update_product(actor_id: int | None, product: Product, data: dict[str, Any])
         setattr(product, name, value)
     if slug:
         product.slug = slug
-    by_id = {v.id: v for v in existing}
-    for entry in entries:
-        if entry.get("id"):
-            _change_variant(actor_id, by_id[entry["id"]], entry)
-        else:
-            _add_variant(actor_id, product, entry)
-    db.session.flush()
-    db.session.expire(product, ["price_from"])
+    _apply_entries(actor_id, product, entries, {v.id: v for v in existing})
+    _changed(product)
     return product
+
+
+def _apply_entries(actor_id: int | None, product: Product, entries: list[dict],
+                   by_id: dict[int, Variant]) -> None:
+    """Add or change the variants; a stock change refused by inventory names its variant."""
+    for index, entry in enumerate(entries):
+        try:
+            if entry.get("id"):
+                _change_variant(actor_id, by_id[entry["id"]], entry)
+            else:
+                _add_variant(actor_id, product, entry)
+        except ValidationFailed as error:
+            raise ValidationFailed(error.message, {
+                f"variants.{index}.{name}": message
+                for name, message in error.fields.items()}) from error
 
 
 def _check_input(data: dict[str, Any], product: Product | None,
@@ -327,6 +335,12 @@ def _check_input(data: dict[str, Any], product: Product | None,
         problems.add("variants", "Must be a list of variants.")
         variants = None
     return problems, cleaned, _clean_variant_entries(problems, variants or [], existing=existing)
+
+
+def _changed(product: Product) -> None:
+    db.session.flush()
+    db.session.expire(product, ["price_from"])  # the database computed it again
+    forget_facets(product.org_id)
 
 
 def _reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
@@ -388,8 +402,7 @@ def save_variant(actor_id: int | None, product: Product, variant: Variant | None
         variant = _add_variant(actor_id, product, cleaned[0])
     else:
         _change_variant(actor_id, variant, cleaned[0])
-    db.session.flush()
-    db.session.expire(product, ["price_from"])
+    _changed(product)
     return variant
 
 

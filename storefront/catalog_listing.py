@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import redis
 from sqlalchemy import ColumnElement, Float, and_, exists, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 
-from helpdesk.extensions import db
+from helpdesk.extensions import db, redis_store
 from storefront.models import Product, ProductImage, StockLevel, Variant
 
 SORTS = ("newest", "price_asc", "price_desc", "name", "relevance")
@@ -204,9 +206,35 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[str, list[Any]] | None
     return plain[0], [key, product_id]
 
 
-def option_facets(org_id: int, limit_names: int = 10, limit_values: int = 30) -> dict[str, list]:
-    """The option names and values of the org's active variants (for the filter menus),
-    e.g. {"size": ["L", "M", "S"]}."""
+FACETS_TTL = 120  # seconds; the catalog's writes also drop the cached menus
+
+
+def _facets_key(org_id: int) -> str:
+    return f"shop:facets:{org_id}"
+
+
+def option_facets(org_id: int) -> dict[str, list[str]]:
+    """The option names and values of the org's active variants (the filter menus), e.g.
+    {"size": ["L", "M", "S"]}. Reading them costs 40 ms at 30,000 variants, so they are kept
+    in Redis for a while; without Redis they are read each time."""
+    try:
+        cached = redis_store.client.get(_facets_key(org_id))
+    except redis.exceptions.RedisError:
+        cached = None
+    if cached:
+        return json.loads(cached)
+    facets = _read_facets(org_id)
+    with contextlib.suppress(redis.exceptions.RedisError):
+        redis_store.client.set(_facets_key(org_id), json.dumps(facets), ex=FACETS_TTL)
+    return facets
+
+
+def forget_facets(org_id: int) -> None:
+    with contextlib.suppress(redis.exceptions.RedisError):
+        redis_store.client.delete(_facets_key(org_id))
+
+
+def _read_facets(org_id: int, limit_names: int = 10, limit_values: int = 30) -> dict:
     pairs = func.jsonb_each_text(Variant.options).table_valued("key", "value")
     rows = db.session.execute(
         select(pairs.c.key, pairs.c.value).select_from(Variant)

@@ -191,3 +191,33 @@ def test_another_orgs_products_are_404s_and_never_listed(client, catalog_api):
     assert client.get(f"{BASE}/99999999999999999999", headers=mine).status_code == 404
     untouched = client.get(f"{BASE}/{product['id']}", headers=theirs).json
     assert untouched["name"] == "Merino socks"
+
+
+def test_stock_held_by_checkouts_cannot_be_counted_away(client, catalog_api, as_system):
+    from sqlalchemy import text
+
+    from helpdesk.extensions import db
+
+    _, headers = catalog_api()
+    product = create(client, headers)
+    small = product["variants"][0]["id"]
+    with as_system():
+        db.session.execute(text("UPDATE shop_stock_levels SET reserved = 2 "
+                                "WHERE variant_id = :id"), {"id": small})
+    response = client.patch(f"{BASE}/{product['id']}", headers=headers,
+                            json={"variants": [{"id": small, "stock": 1}]})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {
+        "variants.0.stock": "At least 2 (held by open checkouts)."}
+
+
+def test_a_category_of_another_org_is_no_category(client, catalog_api, make_org, in_org):
+    from storefront import catalog
+
+    other = make_org()
+    with in_org(other.id):
+        theirs = catalog.save_category(None, name="Theirs").id
+    _, headers = catalog_api()
+    response = client.post(BASE, headers=headers, json={**SOCKS, "category_id": theirs})
+    assert response.status_code == 422
+    assert response.json["error"]["fields"] == {"category_id": "No such category."}

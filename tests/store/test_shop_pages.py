@@ -151,7 +151,7 @@ def test_the_product_page_estimates_delivery(client, shop):
     org, _, _ = shop
     page = client.get(f"/{org.slug}/shop/products/camp-mug").text
     assert 'data-testid="delivery"' in page
-    assert "Standard delivery" in page and "arrives" in page
+    assert "Standard delivery" in page and "Arrives" in page
 
 
 def test_personalization_inputs_are_named_for_the_cart(client, shop):
@@ -209,3 +209,28 @@ def test_pictures_are_served_to_their_org_only(client, shop, in_org, app, tmp_pa
     assert client.get(f"/{other.slug}/shop/images/{image_id}").status_code == 404
     page = client.get(f"/{org.slug}/shop/").text
     assert f'src="/{org.slug}/shop/images/{image_id}" alt="A red mug"' in page
+
+
+def test_the_add_to_cart_form_reaches_the_cart(client, shop):
+    org, _, made = shop
+    product_url = f"/{org.slug}/shop/products/camp-mug"
+    page = client.get(product_url).text
+    action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+    form = {"variant_id": str(made["mug"].variant_ids[0]), "quantity": "2", "p_name": "Ada"}
+    missing = client.post(action, data=form, headers={"Referer": f"http://localhost"
+                                                                  f"{product_url}"},
+                          follow_redirects=True)
+    assert "Colour is required." in missing.text and "<h1>Camp mug</h1>" in missing.text
+    added = client.post(action, data={**form, "p_colour": "Blue"})
+    assert added.status_code == 303
+    cart = client.get(f"/{org.slug}/shop/cart").text
+    assert "Camp mug" in cart and "€18.00" in cart
+
+
+def test_the_option_menus_follow_catalog_changes(client, shop, in_org):
+    org, _, made = shop
+    assert '<option value="XL"' not in client.get(f"/{org.slug}/shop/").text  # now cached
+    with in_org(org.id):
+        catalog.save_variant(None, catalog.get_product(made["socks"].id), None,
+                             {"sku": "S-XL", "options": {"size": "XL"}})
+    assert '<option value="XL"' in client.get(f"/{org.slug}/shop/").text
