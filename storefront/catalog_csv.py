@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from helpdesk.core.exceptions import ServiceError
 from helpdesk.extensions import db
 from storefront import catalog
+from storefront import catalog_checks as checks
 from storefront.models import Product, Variant
 from storefront.money import org_currency, parse_money, to_major
 
@@ -206,17 +207,17 @@ def _parse(rows: list[tuple[int, list[str]]],
                                  "quotes and commas."))
             continue
         cells = {name: _uncell(row[i]) if i < len(row) else "" for name, i in columns.items()}
-        problems = catalog.Problems()
-        name = catalog.clean_text(problems, "product_name", cells.get("product_name"),
+        problems = checks.Problems()
+        name = checks.clean_text(problems, "product_name", cells.get("product_name"),
                                   required=True, label="product_name")
-        key = cells.get("product_slug") or (catalog.slugify(name) if name else "")
+        key = cells.get("product_slug") or (checks.slugify(name) if name else "")
         product: dict[str, Any] = {"name": name}
         if cells.get("product_slug"):
             product["slug"] = cells["product_slug"]
         for column, target in (("description", "description"),):
             if column in cells:
-                product[target] = catalog.clean_text(problems, column, cells[column],
-                                                     max_length=catalog.MAX_DESCRIPTION)
+                product[target] = checks.clean_text(problems, column, cells[column],
+                                                     max_length=checks.MAX_DESCRIPTION)
         if "price" in cells:
             if cells["price"]:
                 try:
@@ -233,7 +234,7 @@ def _parse(rows: list[tuple[int, list[str]]],
         for column, message in problems.fields.items():
             errors.append((line, f"{column}: {message}"))
         sku = variant.get("sku")
-        if sku and not catalog.SKU.fullmatch(sku):
+        if sku and not checks.SKU.fullmatch(sku):
             errors.append((line, "sku: Letters, digits and . _ / - (no spaces), at most 64."))
         elif sku in seen_skus:
             errors.append((line, f"sku: {sku} is already on line {seen_skus[sku]}."))
@@ -271,7 +272,7 @@ def _skus_of_other_products(groups) -> list[tuple[int, str]]:
 
 def _parse_variant(cells: dict, row: list[str], options: dict[str, int], problems,
                    currency: str, line: int, errors: list) -> dict[str, Any]:
-    variant: dict[str, Any] = {"sku": catalog.clean_text(problems, "sku", cells.get("sku"),
+    variant: dict[str, Any] = {"sku": checks.clean_text(problems, "sku", cells.get("sku"),
                                                          required=True, max_length=64,
                                                          label="sku")}
     if "variant_price" in cells:
@@ -295,7 +296,7 @@ def _parse_variant(cells: dict, row: list[str], options: dict[str, int], problem
     if options:
         variant["options"] = {name: _uncell(row[i]) for name, i in options.items()
                               if i < len(row) and _uncell(row[i])}
-        catalog.clean_options(problems, "options", variant["options"])
+        checks.clean_options(problems, "options", variant["options"])
     return variant
 
 

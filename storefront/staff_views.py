@@ -24,6 +24,7 @@ from helpdesk.core.web import org_blueprint
 from helpdesk.orgs.forms import EmptyForm
 from helpdesk.orgs.models import Role
 from storefront import catalog, catalog_csv, product_images, stock
+from storefront.catalog_checks import options_label
 from storefront.catalog_listing import SORT_LABELS, Listing, cards, list_products
 from storefront.models import Category, MovementKind, Product, ProductImage, Variant
 from storefront.money import org_currency, to_major
@@ -156,7 +157,7 @@ def product(product_id: int):
         movements=stock.movements([v.id for v in variants], limit=20),
         skus={v.id: v.sku for v in variants}, stock_form=StockForm(prefix="stock").setup(variants),
         image_form=ImageForm(prefix="image"), button_form=EmptyForm(),
-        price_of=catalog.price_of, labels=catalog.options_label)
+        price_of=catalog.price_of, labels=options_label)
 
 
 @bp.route("/store/products/<id:product_id>/variants/new", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from helpdesk.core.auth import current_membership
 from helpdesk.extensions import db
 from storefront import catalog, delivery, shop_bp
+from storefront.catalog_checks import options_label
 from storefront.catalog_listing import (
     SORT_LABELS,
     Listing,
@@ -110,7 +111,7 @@ def product_page(slug: str):
         (v for v in variants if available[v.id] > 0), variants[0] if variants else None)
     choices = [{"variant": v, "price": catalog.price_of(v), "available": available[v.id],
                 "availability": availability_text(available[v.id]),
-                "label": catalog.options_label(v.options)} for v in variants]
+                "label": options_label(v.options)} for v in variants]
     chosen = next((c for c in choices if c["variant"] is selected), None)
     price = chosen["price"] if chosen else product.price
     return render_template(

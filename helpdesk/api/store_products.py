@@ -19,6 +19,7 @@ from helpdesk.api.ticket_schemas import StrictBoolean
 from helpdesk.core.errors import ApiError
 from helpdesk.orgs.models import Role
 from storefront import catalog
+from storefront import catalog_checks as checks
 from storefront.catalog_listing import SORTS, Listing, decode_cursor, list_products
 from storefront.catalog_serialize import serialize_products
 from storefront.personalization import MAX_FIELDS
@@ -52,8 +53,8 @@ class Money(fields.Integer):
     def _in_range(value: int) -> None:
         if value < 0:
             raise ValidationError("The price cannot be negative.")
-        if value > catalog.MAX_PRICE:
-            raise ValidationError(f"The price can be at most {catalog.MAX_PRICE}.")
+        if value > checks.MAX_PRICE:
+            raise ValidationError(f"The price can be at most {checks.MAX_PRICE}.")
 
 
 class StoreVariantInputSchema(Schema):
@@ -62,11 +63,11 @@ class StoreVariantInputSchema(Schema):
     options = Options()
     price = Money(allow_none=True, metadata={"description": "Overrides the product's price; "
                                                             "null: the product's."})
-    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=catalog.MAX_STOCK),
+    stock = fields.Integer(strict=True, validate=validate.Range(min=0, max=checks.MAX_STOCK),
                            metadata={"description": "Units on hand (a stock movement records "
                                                     "the change)."})
     weight_grams = fields.Integer(strict=True, allow_none=True,
-                                  validate=validate.Range(min=0, max=catalog.MAX_WEIGHT))
+                                  validate=validate.Range(min=0, max=checks.MAX_WEIGHT))
     active = StrictBoolean()
 
 
@@ -80,8 +81,8 @@ class StorePersonalizationFieldSchema(Schema):
 
 
 class StoreProductWriteSchema(Schema):
-    name = Text(max_length=catalog.MAX_NAME)
-    description = Text(max_length=catalog.MAX_DESCRIPTION)
+    name = Text(max_length=checks.MAX_NAME)
+    description = Text(max_length=checks.MAX_DESCRIPTION)
     price = Money()
     slug = Text(max_length=100, metadata={"description": "The shop address; from the name "
                                                           "when not given."})
@@ -93,11 +94,11 @@ class StoreProductWriteSchema(Schema):
                                             "label, type: text|image|choice, required, "
                                             "max_length (text, 1-500), choices (1-50)}."})
     variants = fields.List(fields.Nested(StoreVariantInputSchema),
-                           validate=validate.Length(max=catalog.MAX_VARIANTS))
+                           validate=validate.Length(max=checks.MAX_VARIANTS))
 
 
 class StoreProductCreateSchema(StoreProductWriteSchema):
-    name = Text(max_length=catalog.MAX_NAME, required=True)
+    name = Text(max_length=checks.MAX_NAME, required=True)
     price = Money(required=True)
 
 
