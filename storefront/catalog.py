@@ -204,18 +204,38 @@ def update_product(actor_id: int | None, product: Product, data: dict[str, Any])
 
 
 def _apply_entries(actor_id: int | None, product: Product, entries: list[dict],
-                   by_id: dict[int, Variant]) -> None:
-    """Add or change the variants; a stock change refused by inventory names its variant."""
-    for index, entry in enumerate(entries):
+                   by_id: dict[int, Variant]) -> list[Variant]:
+    """Add or change the variants (one flush for all of them), then their stock: a new one's
+    units arrive as a receipt, a changed one's `stock` is a count. A stock change refused by
+    inventory names its variant (`variants.<n>.stock`)."""
+    position = max((v.position for v in by_id.values()), default=-1) + 1
+    staged = []
+    for entry in entries:
+        variant = by_id.get(entry.get("id"))
+        if variant is None:
+            variant = Variant(product_id=product.id, org_id=product.org_id, position=position)
+            position += 1
+            db.session.add(variant)
+        for name in ("sku", "options", "price", "weight_grams", "is_active"):
+            if name in entry:
+                setattr(variant, name, entry[name])
+        staged.append((variant, entry))
+    db.session.flush()
+    for index, (variant, entry) in enumerate(staged):
         try:
-            if entry.get("id"):
-                _change_variant(actor_id, by_id[entry["id"]], entry)
-            else:
-                _add_variant(actor_id, product, entry)
+            if entry.get("id") is None:
+                if entry.get("stock"):  # the receipt makes the stock row
+                    adjust_stock(actor_id, variant, entry["stock"], MovementKind.RECEIPT,
+                                 "Initial stock")
+                else:
+                    db.session.add(StockLevel(org_id=product.org_id, variant_id=variant.id))
+            elif entry.get("stock") is not None:
+                set_stock(actor_id, variant, entry["stock"], "Stock count")
         except ValidationFailed as error:
             raise ValidationFailed(error.message, {
                 f"variants.{index}.{name}": message
                 for name, message in error.fields.items()}) from error
+    return [variant for variant, _ in staged]
 
 
 def _check_input(data: dict[str, Any], product: Product | None,
@@ -292,33 +312,11 @@ def save_variant(actor_id: int | None, product: Product, variant: Variant | None
         raise ValidationFailed("Some fields are invalid.", {
             name.removeprefix("variants.0."): message
             for name, message in problems.fields.items()})
-    if variant is None:
-        variant = _add_variant(actor_id, product, cleaned[0])
-    else:
-        _change_variant(actor_id, variant, cleaned[0])
+    try:
+        [variant] = _apply_entries(actor_id, product, cleaned, {v.id: v for v in existing})
+    except ValidationFailed as error:
+        raise ValidationFailed(error.message, {
+            name.removeprefix("variants.0."): message
+            for name, message in error.fields.items()}) from error
     _changed(product)
     return variant
-
-
-def _add_variant(actor_id: int | None, product: Product, entry: dict[str, Any]) -> Variant:
-    position = len(variants_of(product.id))
-    variant = Variant(product_id=product.id, org_id=product.org_id, sku=entry["sku"],
-                      options=entry.get("options") or {}, price=entry.get("price"),
-                      weight_grams=entry.get("weight_grams"),
-                      is_active=entry.get("is_active", True), position=position)
-    db.session.add(variant)
-    db.session.flush()
-    db.session.add(StockLevel(org_id=product.org_id, variant_id=variant.id, on_hand=0))
-    db.session.flush()
-    if entry.get("stock"):
-        adjust_stock(actor_id, variant, entry["stock"], MovementKind.RECEIPT, "Initial stock")
-    return variant
-
-
-def _change_variant(actor_id: int | None, variant: Variant, entry: dict[str, Any]) -> None:
-    for name in ("sku", "options", "price", "weight_grams", "is_active"):
-        if name in entry:
-            setattr(variant, name, entry[name])
-    db.session.flush()
-    if entry.get("stock") is not None:
-        set_stock(actor_id, variant, entry["stock"], "Stock count")

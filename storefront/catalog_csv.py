@@ -20,7 +20,6 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from flask import g
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,8 +27,8 @@ from helpdesk.core.exceptions import ServiceError
 from helpdesk.extensions import db
 from storefront import catalog
 from storefront import catalog_checks as checks
-from storefront.models import Product, Variant
-from storefront.money import org_currency, parse_money, to_major
+from storefront.models import Product, StockLevel, StockMovement, Variant
+from storefront.money import parse_money, to_major
 
 PRODUCT_COLUMNS = ["product_slug", "product_name", "description", "category", "price",
                    "tax_inclusive", "product_active"]
@@ -79,9 +78,9 @@ def _cell(value: Any) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def export_csv() -> str:
-    """Every product of the org (hidden ones too), one row per variant."""
-    currency = org_currency(g.org)
+def export_csv(currency: str) -> str:
+    """Every product of the org (hidden ones too), one row per variant; prices in
+    `currency`'s major units."""
     products = list(db.session.scalars(select(Product).order_by(Product.id)))
     variants = catalog.variants_of(p.id for p in products)
     levels = catalog.stock_levels(v.id for v in variants)
@@ -121,14 +120,19 @@ class _Group:
     category: str | None = None
 
 
-def _read_rows(stream: BinaryIO | None) -> list[tuple[int, list[str]]]:
-    """The records with the line each starts on (a quoted cell may span lines)."""
+def read_upload(stream: BinaryIO | None) -> bytes:
+    """The uploaded file's bytes. Raises ImportRefused when there is none or it is too big."""
     raw = stream.read(MAX_BYTES + 1) if stream is not None else b""
     if not raw:
         raise ImportRefused([(0, "Choose a CSV file to import.")])
     if len(raw) > MAX_BYTES:
         raise ImportRefused([(0, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB: "
                                  "split it into several files.")])
+    return raw
+
+
+def _read_rows(raw: bytes) -> list[tuple[int, list[str]]]:
+    """The records with the line each starts on (a quoted cell may span lines)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -300,18 +304,41 @@ def _parse_variant(cells: dict, row: list[str], options: dict[str, int], problem
     return variant
 
 
-def import_csv(actor_id: int | None, stream: BinaryIO | None) -> ImportResult:
-    """Check the whole file, then write it. Raises ImportRefused with every problem by line
-    when anything is wrong; then nothing is written."""
-    groups, errors = _parse(_read_rows(stream), org_currency(g.org))
+@dataclass
+class CheckedFile:
+    """A file whose every row passed the checks that need no writing."""
+
+    groups: list[_Group]
+    rows: int
+
+
+def check_csv(raw: bytes, currency: str) -> CheckedFile:
+    """Every row checked (columns, values, duplicates, SKUs of other products). Raises
+    ImportRefused with every problem by line."""
+    rows = _read_rows(raw)
+    groups, errors = _parse(rows, currency)
     if errors:
         raise ImportRefused(sorted(errors))
+    return CheckedFile(groups=groups, rows=sum(len(group.lines) for group in groups))
+
+
+def import_csv(actor_id: int | None, raw: bytes, currency: str) -> ImportResult:
+    """Check the whole file, then write it through the catalog services in one savepoint.
+    Raises ImportRefused with every problem by line when anything is wrong (what only the
+    services find too); then nothing is written."""
+    return write_checked(actor_id, check_csv(raw, currency))
+
+
+def write_checked(actor_id: int | None, checked: CheckedFile) -> ImportResult:
+    """Write a checked file (see import_csv)."""
     result = ImportResult()
+    errors: list[tuple[int, str]] = []
     savepoint = db.session.begin_nested()
     try:
-        categories = {c.name.lower(): c for c in catalog.categories()}
-        for group in groups:
+        categories = {c.name.lower(): c.id for c in catalog.categories()}
+        for group in checked.groups:
             _apply(actor_id, group, categories, result, errors)
+            _forget_written()
     except IntegrityError:
         errors.append((0, "A change made at the same moment conflicts with the file: "
                           "import it again."))
@@ -322,19 +349,28 @@ def import_csv(actor_id: int | None, stream: BinaryIO | None) -> ImportResult:
     return result
 
 
+def _forget_written() -> None:
+    """Let go of the rows written for a product (they are flushed): the session stays small,
+    so a 10,000-row file costs no more per row than a short one."""
+    db.session.flush()
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Product | Variant | StockLevel | StockMovement):
+            db.session.expunge(obj)
+
+
 def _apply(actor_id, group: _Group, categories: dict, result: ImportResult, errors) -> None:
     data = dict(group.product)
     if group.category is not None:
-        category = categories.get(group.category.lower())
-        if category is None:
+        category_id = categories.get(group.category.lower())
+        if category_id is None:
             try:
-                category = catalog.save_category(None, name=group.category)
+                category_id = catalog.save_category(None, name=group.category).id
             except ServiceError as error:
                 errors.append((group.lines[0], f"category: {error.message}"))
                 return
-            categories[group.category.lower()] = category
+            categories[group.category.lower()] = category_id
             result.categories_created += 1
-        data["category_id"] = category.id
+        data["category_id"] = category_id
     product = catalog.get_product_by_slug(group.key)
     existing = {v.sku: v for v in catalog.variants_of(product.id)} if product else {}
     entries = [{**v, "id": existing[v["sku"]].id} if v["sku"] in existing else v

@@ -132,7 +132,12 @@ def delete_image(image: ProductImage) -> None:
     db.session.delete(image)
     db.session.flush()
     if path is not None:
-        db.session.info.setdefault(_DELETED_FILES, []).append(path)
+        delete_after_commit(path)
+
+
+def delete_after_commit(path: Path) -> None:
+    """Remove the file once the transaction commits (kept if it rolls back)."""
+    db.session.info.setdefault(_DELETED_FILES, []).append(path)
 
 
 _DELETED_FILES = "product_images_deleted"

@@ -23,7 +23,7 @@ from helpdesk.core.views import get_or_404, run_and_flash
 from helpdesk.core.web import org_blueprint
 from helpdesk.orgs.forms import EmptyForm
 from helpdesk.orgs.models import Role
-from storefront import catalog, catalog_csv, product_images, stock
+from storefront import catalog, catalog_csv, catalog_jobs, product_images, stock
 from storefront.catalog_checks import options_label
 from storefront.catalog_listing import SORT_LABELS, Listing, cards, list_products
 from storefront.models import Category, MovementKind, Product, ProductImage, Variant
@@ -256,7 +256,7 @@ def image_action(product_id: int, image_id: int, action: str):
 @bp.get("/store/products/export.csv")
 @staff_required()
 def export_csv():
-    body = catalog_csv.export_csv()
+    body = catalog_csv.export_csv(org_currency(g.org))
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{g.org.slug}-products.csv"',
         "Cache-Control": "private, no-store"})
@@ -269,17 +269,22 @@ def import_csv():
     errors: list[tuple[int, str]] = []
     status = 200
     if form.validate_on_submit():
-        upload = form.file.data
         try:
-            result = catalog_csv.import_csv(g.membership.user_id,
-                                            getattr(upload, "stream", None))
+            raw = catalog_csv.read_upload(getattr(form.file.data, "stream", None))
+            checked = catalog_csv.check_csv(raw, org_currency(g.org))
+            if checked.rows > catalog_jobs.SYNC_ROWS:
+                catalog_jobs.import_later(g.org.id, g.membership.user_id, raw)
+                flash(f"All {checked.rows} rows are fine: they are being imported now. A "
+                      "notification tells you when they are in.", "success")
+            else:
+                flash(catalog_csv.write_checked(g.membership.user_id, checked).summary(),
+                      "success")
         except catalog_csv.ImportRefused as refused:
             errors, status = refused.errors, 422
         else:
-            flash(result.summary(), "success")
             return redirect(url_for("store_admin.products"), 303)
     return render_template("storefront/staff/import.html", form=form, errors=errors,
-                           columns=catalog_csv.COLUMNS), status
+                           columns=catalog_csv.COLUMNS, sync_rows=catalog_jobs.SYNC_ROWS), status
 
 
 # Categories ------------------------------------------------------------------------------------

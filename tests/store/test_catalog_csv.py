@@ -7,11 +7,9 @@ import csv
 import io
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from helpdesk.extensions import db
-from helpdesk.orgs.models import Organization
 from storefront import catalog, catalog_csv
 from storefront.models import Product, StockLevel, Variant
 
@@ -22,8 +20,8 @@ HEADER = ("product_slug,product_name,description,category,price,tax_inclusive,"
 def run_import(in_org, org, text: str | bytes):
     data = text.encode() if isinstance(text, str) else text
     with in_org(org.id, org.owner_id):
-        g.org = db.session.get(Organization, org.id)
-        return catalog_csv.import_csv(org.owner_id, io.BytesIO(data))
+        return catalog_csv.import_csv(org.owner_id, catalog_csv.read_upload(io.BytesIO(data)),
+                                      "EUR")
 
 
 def refused(in_org, org, text) -> list[tuple[int, str]]:
@@ -34,8 +32,7 @@ def refused(in_org, org, text) -> list[tuple[int, str]]:
 
 def export(in_org, org) -> str:
     with in_org(org.id):
-        g.org = db.session.get(Organization, org.id)
-        return catalog_csv.export_csv()
+        return catalog_csv.export_csv("EUR")
 
 
 def counts(in_org, org) -> tuple[int, int]:
@@ -189,3 +186,25 @@ def test_a_bom_and_windows_line_ends_are_fine(make_org, in_org):
     org = make_org()
     run_import(in_org, org, "\ufeffproduct_name,price,sku\r\nSocks,1.50,S1\r\n")
     assert counts(in_org, org) == (1, 1)
+
+
+def test_the_import_job_tells_what_only_writing_finds(make_org, in_org, run_jobs, app,
+                                                     tmp_path):
+    from helpdesk.tickets.models import Notification
+    from storefront import catalog_jobs
+
+    app.config["ATTACHMENTS_DIR"] = str(tmp_path)
+    org = make_org()
+    with in_org(org.id, org.owner_id):
+        catalog_jobs.import_later(org.id, org.owner_id,
+                                  b"product_slug,product_name,price,sku\nNot A Slug,X,1,X1\n")
+    assert len(list(tmp_path.rglob("*"))) == 2  # the org's folder and the file
+    run_jobs()
+    with in_org(org.id):
+        assert db.session.scalar(select(Notification.text)) == (
+            "Catalog import refused. Nothing was imported: 1 problem in the file. line 2: "
+            "slug: Lower-case letters, digits and single hyphens, e.g. wool-socks.")
+    assert counts(in_org, org) == (0, 0)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # the file went with it
+    with app.app_context():  # run again (a retry): the file is gone, nothing happens
+        assert catalog_jobs.import_catalog(org.id, org.owner_id, f"{org.id}/gone") == "no file"

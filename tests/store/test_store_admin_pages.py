@@ -224,3 +224,30 @@ def test_another_orgs_products_are_not_found(client, store, login, make_org, cat
     assert client.get(f"{base(other)}/products").status_code == 404
     assert "Their socks" not in client.get(f"{mine}/products").text
     assert b"T1" not in client.get(f"{mine}/products/export.csv").data
+
+
+def test_a_large_file_is_checked_at_once_and_written_by_a_job(client, store, login, in_org,
+                                                               run_jobs):
+    from helpdesk.tickets.models import Notification
+    from storefront.catalog_jobs import SYNC_ROWS
+
+    org, _, manager, _ = store
+    login(manager.email)
+    rows = ["product_name,price,sku,stock"] + [f"Tent {n},{n}.00,TENT-{n},{n % 3}"
+                                               for n in range(SYNC_ROWS + 1)]
+    bad = client.post(f"{base(org)}/products/import", data={"file": (io.BytesIO(
+        "\n".join([*rows, "Broken,-1,B-1,1"]).encode()), "big.csv")},
+        content_type="multipart/form-data")
+    assert bad.status_code == 422 and f"Line {SYNC_ROWS + 3}: price" in bad.text
+    started = client.post(f"{base(org)}/products/import", data={"file": (io.BytesIO(
+        "\n".join(rows).encode()), "big.csv")}, content_type="multipart/form-data",
+        follow_redirects=True)
+    assert f"All {SYNC_ROWS + 1} rows are fine: they are being imported now." in started.text
+    with in_org(org.id):
+        assert len(catalog.categories()) == 0 and catalog.get_product_by_slug("tent-7") is None
+    run_jobs()
+    with in_org(org.id):
+        assert catalog.get_product_by_slug("tent-7").price == 700
+        note = db.session.scalar(select(Notification).where(Notification.user_id == manager.id))
+        assert note.text == (f"Catalog import done. Imported {SYNC_ROWS + 1} variants: "
+                             f"{SYNC_ROWS + 1} new products, 0 updated.")
