@@ -275,6 +275,7 @@ class Order(OrgScoped, TimestampMixin, Base):
         Index("ix_shop_orders_customer", "org_id", "customer_id", "created_at"),
         Index("ix_shop_orders_list", "org_id", "status", "created_at", "id"),
         Index("ix_shop_orders_intent", "stripe_payment_intent_id"),
+        Index("ix_shop_orders_search", "search_vector", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,6 +305,9 @@ class Order(OrgScoped, TimestampMixin, Base):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow,
                                                  onupdate=utcnow)
+    # The desk's search (helpdesk.search): number, address and shipping name weighted A, the
+    # lines' product names and SKUs B; written by triggers (migration store_order_search).
+    search_vector: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 
 
 class OrderLine(OrgScoped, Base):

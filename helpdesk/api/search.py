@@ -1,4 +1,4 @@
-"""API v1: full-text search over tickets, messages and customers (orders and articles later)."""
+"""API v1: full-text search over tickets, messages, customers and orders (articles later)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from helpdesk.search.params import SearchArgs
 
 
 class HitSchema(Schema):
-    type = fields.String(metadata={"description": "ticket, message or customer"})
+    type = fields.String(metadata={"description": "ticket, message, customer or order"})
     id = fields.Integer()
-    title = fields.String(metadata={"description": "Ticket subject or customer name"})
+    title = fields.String(metadata={"description": "Ticket subject, customer name or "
+                                                   "\"Order #1042\""})
     snippet = fields.String(metadata={"description": "HTML: escaped text, matches in <mark>"})
     created_at = fields.DateTime()
     ticket_number = fields.Integer(allow_none=True)
@@ -23,6 +24,12 @@ class HitSchema(Schema):
     customer_id = fields.Integer(allow_none=True)
     customer_email = fields.String(allow_none=True)
     message_kind = fields.String(allow_none=True, metadata={"description": "customer, reply, note"})
+    order_number = fields.Integer(allow_none=True)
+    order_status = fields.String(allow_none=True, metadata={
+        "description": "placed, confirmed, cancelled, ..."})
+    order_total = fields.Integer(allow_none=True, metadata={
+        "description": "The order's total in minor units (cents) of `currency`"})
+    currency = fields.String(allow_none=True, metadata={"description": "ISO 4217, e.g. EUR"})
     exact = fields.Boolean(metadata={"description": "An exact number or address match (first)"})
     score = fields.Float(allow_none=True, metadata={"description": "Rank, with sort=relevance"})
 
@@ -41,11 +48,13 @@ class SearchPageSchema(Schema):
 
 @bp.get("/search")
 @token_required
-@operation("Search tickets, messages and customers", tag="search", query=SearchArgs,
+@operation("Search tickets, messages, customers and orders", tag="search", query=SearchArgs,
            response=SearchPageSchema, errors=(400,),
-           description="Newest first (or `sort=relevance`); an exact ticket number or address "
-                       "leads the first page. Every query is limited to the token's org. "
-                       "Cursor pagination has no depth limit.")
+           description="Newest first (or `sort=relevance`); an exact ticket or order number or "
+                       "address leads the first page. Orders take the `customer`, `from` and "
+                       "`to` filters; with type=all the ticket filters (status, priority, "
+                       "assignee, tag) leave orders out. Every query is limited to the token's "
+                       "org. Cursor pagination has no depth limit.")
 def search(query):
     return services.search(g.org, g.membership.user_id, query)
 

@@ -29,9 +29,9 @@ class InvalidCursor(ValidationFailed):
 
 @dataclass
 class Hit:
-    type: str  # "ticket", "message" or "customer"
+    type: str  # "ticket", "message", "customer" or "order"
     id: int
-    title: str  # ticket subject, customer name or address
+    title: str  # ticket subject, customer name or address, "Order #1042"
     # Safe HTML: escaped text with the matching words in <mark>.
     snippet: str
     created_at: datetime
@@ -40,6 +40,10 @@ class Hit:
     customer_id: int | None = None
     customer_email: str | None = None
     message_kind: str | None = None
+    order_number: int | None = None
+    order_status: str | None = None
+    order_total: int | None = None  # minor units of `currency`
+    currency: str | None = None
     exact: bool = False  # an exact number or address match, shown first
     score: float | None = None  # relevance, when sorted by it
 

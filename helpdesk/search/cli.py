@@ -14,7 +14,7 @@ from helpdesk.core.cli import _org, system_command
 from helpdesk.extensions import db
 from helpdesk.orgs.models import Organization
 from helpdesk.search.backend import get_backend
-from helpdesk.search.postgres import TABLES
+from helpdesk.search.tables import TABLES
 
 search_cli = AppGroup("search", help="The search index.")
 

@@ -1,6 +1,7 @@
 """Elasticsearch: the backend used when ELASTICSEARCH_URL is set.
 
-One index per document type behind an alias (`<prefix>-tickets`, `-messages`, `-customers`);
+One index per document type behind an alias (`<prefix>-tickets`, `-messages`, `-customers`,
+`-orders`);
 the concrete indices are versioned (`<prefix>-tickets-v<timestamp>`) so that `rebuild_all`
 fills new ones while the old ones serve, then swaps the aliases in one request. While a rebuild
 runs, the new index also carries the alias `<prefix>-<type>-building` and the indexing jobs
@@ -29,8 +30,9 @@ from helpdesk.orgs.models import Organization
 from helpdesk.search import cursors
 from helpdesk.search.backend import InvalidCursor, SearchPage
 from helpdesk.search.elastic_bodies import MAPPINGS, SETTINGS, exact_body, hits_from, query_body
-from helpdesk.search.postgres import TABLES, TOO_LONG, customers, messages, tickets
+from helpdesk.search.postgres import TOO_LONG
 from helpdesk.search.query import DOC_TYPES, SearchQuery
+from helpdesk.search.tables import TABLES, customers, messages, order_lines, orders, tickets
 
 users = User.__table__
 BATCH = 500  # rows loaded and sent per bulk request
@@ -94,7 +96,31 @@ def _customer_docs(org_id: int, ids: list[int]) -> Iterator[dict]:
                "created_at": row.created_at.isoformat()}
 
 
-LOADERS = {"tickets": _ticket_docs, "messages": _message_docs, "customers": _customer_docs}
+def _order_docs(org_id: int, ids: list[int]) -> Iterator[dict]:
+    lines: dict[int, list] = {}
+    for line in db.session.execute(
+            select(order_lines.c.order_id, order_lines.c.product_name, order_lines.c.sku)
+            .where(order_lines.c.org_id == org_id, order_lines.c.order_id.in_(ids))
+            .order_by(order_lines.c.id)):
+        lines.setdefault(line.order_id, []).append(line)
+    rows = db.session.execute(
+        select(orders.c.id, orders.c.number, orders.c.status, orders.c.email,
+               orders.c.shipping_address, orders.c.customer_id, orders.c.total,
+               orders.c.currency, orders.c.created_at)
+        .where(orders.c.org_id == org_id, orders.c.id.in_(ids)))
+    for row in rows:
+        bought = lines.get(row.id, [])
+        yield {"org_id": str(org_id), "id": row.id, "number": row.number,
+               "status": str(row.status), "email": row.email,
+               "name": str((row.shipping_address or {}).get("name") or ""),
+               "products": ", ".join(line.product_name for line in bought),
+               "skus": " ".join(line.sku for line in bought), "customer_id": row.customer_id,
+               "total": row.total, "currency": row.currency,
+               "created_at": row.created_at.isoformat()}
+
+
+LOADERS = {"tickets": _ticket_docs, "messages": _message_docs, "customers": _customer_docs,
+           "orders": _order_docs}
 
 
 def _batches(org_id: int, doc_type: str, where=None) -> Iterator[list[int]]:
@@ -173,7 +199,8 @@ class ElasticBackend:
     def index(self, org_id: int, doc_type: str, ids: list[int]) -> None:
         """Send the rows' current state and delete the gone ones. A ticket also brings its
         messages (they carry its fields; after a merge, the target's too) and its customer
-        (customers inserted by upsert, outside the ORM, are indexed this way)."""
+        (customers inserted by upsert, outside the ORM, are indexed this way); so does an
+        order its customer (checkout finds or creates them by upsert too)."""
         ids = sorted(set(ids))
         if not ids:
             return
@@ -181,6 +208,8 @@ class ElasticBackend:
         found = {doc["id"] for doc in docs}
         gone = [row_id for row_id in ids if row_id not in found]
         self._send(self._actions(org_id, self._targets(doc_type), docs, gone))
+        if doc_type == "orders":
+            self.index(org_id, "customers", [doc["customer_id"] for doc in docs])
         if doc_type != "tickets":
             return
         merged_into = db.session.scalars(select(tickets.c.merged_into_id).where(

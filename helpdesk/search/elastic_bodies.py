@@ -59,6 +59,12 @@ MAPPINGS = {
                  "sender_name": TEXT, "sender_email": ADDRESS, "body": TEXT},
     "customers": {**COMMON, "name": TEXT, "email": ADDRESS, "company": TEXT,
                   "phone": {"type": "text", "analyzer": "words"}},
+    # The lines' product names and SKUs are folded into the order (one line each, comma- and
+    # space-separated): the snippet shows them whole, as PostgreSQL's does.
+    "orders": {**COMMON, "number": LONG, "status": KEYWORD, "customer_id": LONG,
+               "email": ADDRESS, "name": TEXT, "products": TEXT,
+               "skus": {"type": "text", "analyzer": "words"},
+               "total": {"type": "long", "index": False}, "currency": STORED},
 }
 # (field, boost, has language subfields); PostgreSQL weighs the same fields A over B.
 SEARCHED = {
@@ -67,12 +73,15 @@ SEARCHED = {
                  ("sender_email.parts", 2, False), ("body", 1, True)),
     "customers": (("name", 2, True), ("email", 2, False), ("email.parts", 2, False),
                   ("company", 1, True), ("phone", 1, False)),
+    "orders": (("number", 2, False), ("name", 2, True), ("email", 2, False),
+               ("email.parts", 2, False), ("products", 1, True), ("skus", 1, False)),
 }
 WHOLE = {"number_of_fragments": 0}
 HIGHLIGHTED = {  # field -> options; the snippet is built from these (see _snippet)
     "tickets": {"subject": WHOLE},
     "messages": {"body": {"fragment_size": 150, "number_of_fragments": 2, "no_match_size": 150}},
     "customers": {"name": WHOLE, "email.parts": WHOLE, "company": WHOLE},
+    "orders": {"name": WHOLE, "email.parts": WHOLE, "products": WHOLE},
 }
 SORT = {"newest": [{"id": "desc"}], "relevance": [{"_score": "desc"}, {"id": "desc"}]}
 
@@ -139,6 +148,8 @@ def filters(org_id: int, query: SearchQuery) -> list[dict]:
             clauses.append({"term": {"tags": query.tag.lower()}})
         if query.customer_id:
             clauses.append({"term": {"customer_id": query.customer_id}})
+    elif query.type == "orders" and query.customer_id:
+        clauses.append({"term": {"customer_id": query.customer_id}})
     dates = {}
     if query.since:
         dates["gte"] = query.since.isoformat()
@@ -150,8 +161,8 @@ def filters(org_id: int, query: SearchQuery) -> list[dict]:
 
 
 def exact_clause(query: SearchQuery) -> dict | None:
-    """The ticket with the typed number, or the customer with the typed address."""
-    if query.type == "tickets" and query.ticket_number:
+    """The ticket or order with the typed number, or the customer with the typed address."""
+    if query.type in ("tickets", "orders") and query.ticket_number:
         return {"term": {"number": query.ticket_number}}
     if query.type == "customers" and query.email:
         return {"term": {"email": query.email}}
@@ -214,6 +225,11 @@ def _hit(doc_type: str, raw: dict, exact: bool, scored: bool) -> Hit:
         return Hit(type="message", title=source["subject"], ticket_number=source["ticket_number"],
                    ticket_status=source["ticket_status"], customer_id=source["customer_id"],
                    message_kind=source["kind"], **common)
+    if doc_type == "orders":
+        return Hit(type="order", title=f"Order #{source['number']}",
+                   order_number=source["number"], order_status=source["status"],
+                   order_total=source["total"], currency=source["currency"],
+                   customer_id=source["customer_id"], customer_email=source["email"], **common)
     return Hit(type="customer", title=source["name"] or source["email"], customer_id=source["id"],
                customer_email=source["email"], **common)
 
@@ -231,7 +247,8 @@ def _snippet(doc_type: str, source: dict, marks: dict) -> str:
         return _marked(marks, "subject", source["subject"])
     if doc_type == "messages":
         return _marked(marks, "body", "")
+    last = "products" if doc_type == "orders" else "company"
     parts = [_marked(marks, "name", source["name"]) if source["name"] else "",
              _marked(marks, "email", source["email"]),
-             _marked(marks, "company", source["company"]) if source["company"] else ""]
+             _marked(marks, last, source[last]) if source[last] else ""]
     return " · ".join(part for part in parts if part)

@@ -1,13 +1,15 @@
 """Elasticsearch only: queue changed documents for indexing after each commit.
 
-`after_flush` notes the tickets, messages and customers that were inserted, deleted, or changed
-in a field the index holds, and queues one `index_documents(org_id, doc_type, ids)` job per org
-and type and transaction on the `search` queue with enqueue_after_commit: a rolled-back
-transaction queues nothing, and the worker reads the committed rows. Writes that bypass the ORM
-call `queue_documents` (the mail pipeline's bulk inserts, helpdesk/tickets/bulk.py).
+`after_flush` notes the tickets, messages, customers and orders that were inserted, deleted, or
+changed in a field the index holds (an order line: its order), and queues one
+`index_documents(org_id, doc_type, ids)` job per org and type and transaction on the `search`
+queue with enqueue_after_commit: a rolled-back transaction queues nothing, and the worker reads
+the committed rows. Writes that bypass the ORM call `queue_documents` (the mail pipeline's bulk
+inserts, helpdesk/tickets/bulk.py).
 
 Also indexed without a hook here (ElasticBackend.index): a ticket's messages and customer with
-the ticket, which covers customers made by upsert (find_or_create_customer, mail ingest).
+the ticket and an order's customer with the order, which covers customers made by upsert
+(find_or_create_customer: mail ingest, checkout).
 Not followed: a customer's new name or address stays on the messages they sent (the sender
 fields) and on their tickets' customer address until those change or `flask search reindex`.
 """
@@ -25,6 +27,7 @@ from helpdesk.core.jobs import enqueue_after_commit
 from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.tickets.models import Message, Ticket
+from storefront.models import Order, OrderLine
 
 # Model -> (document type, the columns its document is made of).
 TRACKED = {
@@ -33,7 +36,12 @@ TRACKED = {
     Message: ("messages", ("ticket_id", "kind", "body_text", "body_visible",
                            "author_customer_id", "author_user_id", "created_at")),
     Customer: ("customers", ("name", "email", "company", "phone", "created_at")),
+    Order: ("orders", ("number", "status", "email", "shipping_address", "customer_id", "total",
+                       "currency", "created_at")),
 }
+# Rows indexed inside another document: model -> (its document type, the attribute holding the
+# document's id, the columns the document reads).
+PARTS = {OrderLine: ("orders", "order_id", ("order_id", "product_name", "sku"))}
 _QUEUED = "search_index_queued"  # session.info: {(org_id, doc_type): (ids, seen)}
 
 
@@ -73,6 +81,24 @@ def _after_flush(session: Session, flush_context) -> None:
         tracked = TRACKED.get(type(obj))
         if tracked and _changed(obj, tracked[1]):
             _queue(session, obj.org_id, tracked[0], [obj.id])
+    _queue_parts(session)
+
+
+def _queue_parts(session: Session) -> None:
+    """An order line's order (both orders, when a line moved; the last one, when deleted)."""
+    for objects, changed_only in ((session.new, False), (session.deleted, False),
+                                  (session.dirty, True)):
+        for obj in objects:
+            part = PARTS.get(type(obj))
+            if part is None or (changed_only and not _changed(obj, part[2])):
+                continue
+            state = inspect(obj)
+            history = state.attrs[part[1]].history
+            parents = {*history.added, *history.deleted, *history.unchanged,
+                       state.dict.get(part[1])} - {None}
+            org_id = state.dict.get("org_id") or tenancy.current_org_id()
+            if org_id is not None:
+                _queue(session, org_id, part[0], sorted(parents))
 
 
 def _changed(obj, columns: tuple[str, ...]) -> bool:

@@ -58,8 +58,8 @@ class CustomerId(fields.Integer):
 
 class SearchArgs(Schema):
     q = AnyText(load_default="", metadata={
-        "description": 'Words (all must match), "a phrase", OR, -word. A ticket number '
-                       "(4711 or #4711) or an email address is also matched exactly."})
+        "description": 'Words (all must match), "a phrase", OR, -word. A ticket or order '
+                       "number (4711 or #4711) or an email address is also matched exactly."})
     type = fields.String(load_default="all", validate=validate.OneOf(("all", *DOC_TYPES)),
                          metadata={"description": "all (each type's first page), "
                                                   + ", ".join(DOC_TYPES)})
@@ -67,7 +67,7 @@ class SearchArgs(Schema):
     priority = EnumList(Priority)
     assignee = Assignee(metadata={"type": "string", "description": 'User id, "me" or "none".'})
     tag = Text(max_length=50)
-    customer = CustomerId(metadata={"description": "A customer id: their tickets."})
+    customer = CustomerId(metadata={"description": "A customer id: their tickets and orders."})
     from_ = Day(data_key="from", description="Created on or after (a date).")
     to = Day(end=True, description="Created on or before (a date).")
     sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS),

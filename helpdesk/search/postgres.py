@@ -1,8 +1,8 @@
 """PostgreSQL full-text search: the default backend, no server beyond the database.
 
-Each searchable table has a weighted `search_vector` kept by a trigger (migration "search") in
-the org's text search configuration, and a GIN index on it. Two orderings, both with a cursor and
-no depth cap:
+Each searchable table has a weighted `search_vector` kept by a trigger (migrations "search" and
+"store_order_search") in the org's text search configuration, and a GIN index on it. Two
+orderings, both with a cursor and no depth cap:
 
 - newest first (the default): `vector @@ query ORDER BY id DESC LIMIT n` below the cursor. The
   planner walks the tenant-first (org_id, id) index and tests each row when the words are common
@@ -17,40 +17,20 @@ how common the words or how large the org is, and picked the wrong index at 30-3
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 from psycopg.errors import QueryCanceled
-from sqlalchemy import (
-    Float,
-    Select,
-    Table,
-    and_,
-    bindparam,
-    cast,
-    func,
-    literal,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy import Float, Select, Table, and_, cast, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
-from helpdesk.customers.models import Customer
 from helpdesk.extensions import db
 from helpdesk.search import cursors
-from helpdesk.search.backend import Hit, InvalidCursor, SearchPage
+from helpdesk.search.backend import InvalidCursor, SearchPage
+from helpdesk.search.postgres_hits import load_hits, web_tsquery
 from helpdesk.search.query import SearchQuery
-from helpdesk.tickets.models import Message, Ticket
-
-tickets: Table = Ticket.__table__  # type: ignore[assignment]
-messages: Table = Message.__table__  # type: ignore[assignment]
-customers: Table = Customer.__table__  # type: ignore[assignment]
-TABLES = {"tickets": tickets, "messages": messages, "customers": customers}
+from helpdesk.search.tables import TABLES, customers, messages, orders, tickets
 
 CANDIDATES = 200  # matches ranked at once by the relevance ordering
 WINDOW = 2_500  # newest rows of the org walked before the GIN index is consulted
@@ -59,11 +39,6 @@ STATEMENT_TIMEOUT = "4s"  # a search that runs longer returns a notice, not an e
 # Searched pages are nearly always cached: at the default 4 the planner pays for a bitmap of
 # every row of the org (1M rows, 99 ms) to spare a few thousand heap visits of the GIN matches.
 RANDOM_PAGE_COST = "1.1"
-HEADLINE_TEXT = 20_000  # characters of a message that ts_headline reads for the snippet
-START, STOP = "\x02", "\x03"
-SNIPPET_OPTIONS = (f'StartSel="{START}", StopSel="{STOP}", MaxWords=30, MinWords=12, '
-                   'MaxFragments=2, FragmentDelimiter=" … "')
-WHOLE_OPTIONS = f'StartSel="{START}", StopSel="{STOP}", HighlightAll=true'
 REINDEX_BATCH = 5_000
 TOO_LONG = "The search took too long and was stopped: add a word or a filter to narrow it."
 
@@ -97,7 +72,11 @@ class PostgresBackend:
         """Rewrite one org's vectors (after a language change), a batch per commit."""
         done = 0
         for table, touch in ((tickets, tickets.c.subject), (customers, customers.c.name),
-                             (messages, messages.c.body_text)):
+                             (messages, messages.c.body_text), (orders, orders.c.email)):
+            # Setting a column to itself fires the vector trigger (UPDATE OF ...); a column's
+            # onupdate (updated_at) is set to itself too, as nothing changed.
+            values = {column.key: column for column in (touch, table.c.get("updated_at"))
+                      if column is not None}
             last_id = 0
             while True:
                 ids = db.session.scalars(
@@ -105,10 +84,9 @@ class PostgresBackend:
                     .order_by(table.c.id).limit(REINDEX_BATCH)).all()
                 if not ids:
                     break
-                # Setting a column to itself fires the vector trigger (UPDATE OF ...).
                 db.session.execute(update(table).where(table.c.org_id == org_id,
                                                        table.c.id.between(ids[0], ids[-1]))
-                                   .values({touch.key: touch}))
+                                   .values(values))
                 db.session.commit()
                 last_id = ids[-1]
                 done += len(ids)
@@ -149,15 +127,10 @@ def _settings(timeout: str, plan_cache_mode: str, random_page_cost: str) -> None
                         "page_cost": random_page_cost})
 
 
-def _tsquery(language: str, words: str):
-    return func.websearch_to_tsquery(cast(literal(language), REGCONFIG),
-                                     bindparam("search_text", words, unique=True))
-
-
 def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
     table = TABLES[query.type]
     query = replace(query, sort=query.effective_sort)
-    tsquery = _tsquery(language, query.text)
+    tsquery = web_tsquery(language, query.text)
     conditions = [table.c.org_id == org_id]
     base = select(table.c.id)
     if query.type in ("tickets", "messages"):
@@ -165,6 +138,8 @@ def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
         if ticket_conditions is None:
             return SearchPage()
         conditions += ticket_conditions
+    elif query.type == "orders" and query.customer_id:
+        conditions.append(orders.c.customer_id == query.customer_id)
     if query.since:
         conditions.append(table.c.created_at >= query.since)
     if query.until:
@@ -186,7 +161,7 @@ def _search(org_id: int, language: str, query: SearchQuery) -> SearchPage:
         rows, next_cursor = _newest_page(matcher, query, decoded)
     ids = pinned + [row_id for row_id, _ in rows]
     scores = dict(rows)
-    hits = _load_hits(query.type, org_id, language, query.text, ids)
+    hits = load_hits(query.type, org_id, language, query.text, ids)
     for hit in hits:
         hit.exact = hit.id in pinned
         hit.score = scores.get(hit.id)
@@ -280,10 +255,10 @@ def _ticket_filters(base: Select, table: Table, org_id: int,
 
 
 def _exact_ids(org_id: int, query: SearchQuery, base: Select, filters: list) -> list[int]:
-    """The ticket with the typed number, or the customer with the typed address."""
+    """The ticket or order with the typed number, or the customer with the typed address."""
     table = TABLES[query.type]
-    if query.type == "tickets" and query.ticket_number:
-        match = tickets.c.number == query.ticket_number
+    if query.type in ("tickets", "orders") and query.ticket_number:
+        match = table.c.number == query.ticket_number
     elif query.type == "customers" and query.email:
         match = func.lower(customers.c.email) == query.email
     else:
@@ -324,72 +299,3 @@ def _relevance_page(matcher: _Matcher, query: SearchQuery,
     else:
         next_cursor = None
     return page, next_cursor
-
-
-def _load_hits(doc_type: str, org_id: int, language: str, words: str,
-               ids: list[int]) -> list[Hit]:
-    if not ids:
-        return []
-    loader = {"tickets": _ticket_hits, "messages": _message_hits,
-              "customers": _customer_hits}[doc_type]
-    found = {hit.id: hit for hit in loader(org_id, _tsquery(language, words), language, ids)}
-    return [found[row_id] for row_id in ids if row_id in found]
-
-
-def _headline(language: str, source, tsquery, options: str):
-    return func.ts_headline(cast(literal(language), REGCONFIG), source, tsquery, options)
-
-
-def _ticket_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
-    rows = db.session.execute(
-        select(tickets.c.id, tickets.c.number, tickets.c.subject, tickets.c.status,
-               tickets.c.created_at, tickets.c.customer_id, customers.c.email,
-               _headline(language, tickets.c.subject, tsquery, WHOLE_OPTIONS).label("snippet"))
-        .join(customers, and_(customers.c.org_id == tickets.c.org_id,
-                              customers.c.id == tickets.c.customer_id))
-        .where(tickets.c.org_id == org_id, tickets.c.id.in_(ids)))
-    for row in rows:
-        yield Hit(type="ticket", id=row.id, title=row.subject, snippet=marked(row.snippet),
-                  created_at=row.created_at, ticket_number=row.number,
-                  ticket_status=row.status, customer_id=row.customer_id,
-                  customer_email=row.email)
-
-
-def _message_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
-    body = func.left(func.coalesce(messages.c.body_visible, messages.c.body_text), HEADLINE_TEXT)
-    rows = db.session.execute(
-        select(messages.c.id, messages.c.kind, messages.c.created_at, tickets.c.number,
-               tickets.c.subject, tickets.c.status, tickets.c.customer_id,
-               _headline(language, body, tsquery, SNIPPET_OPTIONS).label("snippet"))
-        .join(tickets, and_(tickets.c.org_id == messages.c.org_id,
-                            tickets.c.id == messages.c.ticket_id))
-        .where(messages.c.org_id == org_id, messages.c.id.in_(ids)))
-    for row in rows:
-        yield Hit(type="message", id=row.id, title=row.subject, snippet=marked(row.snippet),
-                  created_at=row.created_at, ticket_number=row.number,
-                  ticket_status=row.status, customer_id=row.customer_id,
-                  message_kind=row.kind)
-
-
-def _customer_hits(org_id: int, tsquery, language: str, ids: list[int]) -> Iterator[Hit]:
-    card = func.concat_ws(" · ", func.nullif(customers.c.name, ""), customers.c.email,
-                          func.nullif(customers.c.company, ""))
-    rows = db.session.execute(
-        select(customers.c.id, customers.c.name, customers.c.email, customers.c.created_at,
-               _headline(language, card, tsquery, WHOLE_OPTIONS).label("snippet"))
-        .where(customers.c.org_id == org_id, customers.c.id.in_(ids)))
-    for row in rows:
-        yield Hit(type="customer", id=row.id, title=row.name or row.email,
-                  snippet=marked(row.snippet), created_at=row.created_at,
-                  customer_id=row.id, customer_email=row.email)
-
-
-_MARKED = re.compile(f"{START}(.*?){STOP}", re.DOTALL)
-
-
-def marked(headline: str | None) -> str:
-    """ts_headline output as safe HTML: escaped, with the matches in <mark>."""
-    escaped = html.escape(headline or "", quote=False)
-    escaped = _MARKED.sub(r"<mark>\1</mark>", escaped)
-    return escaped.replace(START, "").replace(STOP, "")
-

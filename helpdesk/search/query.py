@@ -13,9 +13,9 @@ from datetime import datetime
 
 from helpdesk.tickets.models import Priority, Status
 
-# Searchable document types, in the order results are grouped. Orders and knowledge-base
-# articles join when the storefront and the portal issues add them.
-DOC_TYPES = ("tickets", "messages", "customers")
+# Searchable document types, in the order results are grouped. Knowledge-base articles join
+# when the portal issue adds them.
+DOC_TYPES = ("tickets", "messages", "customers", "orders")
 SORTS = ("newest", "relevance")
 # A search box is for a phrase, not a document: longer input is cut (10 kB pasted into the box
 # still searches its first words instead of building a query of thousands of terms).
@@ -64,12 +64,16 @@ class SearchQuery:
     @property
     def ticket_filters(self) -> bool:
         """Filters that only tickets and their messages have (customers are left out then)."""
-        return bool(self.statuses or self.priorities or self.assignee is not None or self.tag
-                    or self.customer_id)
+        return bool(self.ticket_only_filters or self.customer_id)
+
+    @property
+    def ticket_only_filters(self) -> bool:
+        """Filters that orders have no field for (the customer filter applies to them)."""
+        return bool(self.statuses or self.priorities or self.assignee is not None or self.tag)
 
     @property
     def ticket_number(self) -> int | None:
-        """`4711` or `#4711`: an exact ticket (shown first)."""
+        """`4711` or `#4711`: an exact ticket or order number (shown first)."""
         match = _TICKET_NUMBER.fullmatch(self.text)
         if match and 0 < int(match.group(1)) < 2**63:
             return int(match.group(1))
@@ -92,6 +96,8 @@ class SearchQuery:
             # Filters alone list tickets (a saved view such as "urgent and unassigned").
             return doc_type == "tickets" and bool(self.ticket_filters or self.since
                                                   or self.until)
+        if doc_type == "orders":
+            return not (self.type == "all" and self.ticket_only_filters)
         return not (doc_type == "customers" and self.type == "all" and self.ticket_filters)
 
     @property

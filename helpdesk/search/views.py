@@ -7,8 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
+from werkzeug.routing import BuildError
 
 from helpdesk.core.auth import current_membership, staff_required
 from helpdesk.core.exceptions import NotFound, ServiceError
@@ -28,18 +39,28 @@ from helpdesk.search.models import SavedView
 from helpdesk.search.query import DOC_TYPES
 from helpdesk.tickets.models import Priority, Status
 from helpdesk.tickets.queries import members
+from storefront.money import format_money
 
 PAGE_SIZE = 25  # hits of one type per page
 GROUP_SIZE = 10  # hits of each type on the "all" page
 TYPE_LABELS = {"all": "All", "tickets": "Tickets", "messages": "Messages",
-               "customers": "Customers"}
-DOC_TYPE_OF_HIT = {"ticket": "tickets", "message": "messages", "customer": "customers"}
+               "customers": "Customers", "orders": "Orders"}
+DOC_TYPE_OF_HIT = {"ticket": "tickets", "message": "messages", "customer": "customers",
+                   "order": "orders"}
+# The desk's page of one order, used once the store registers it (until then an order hit
+# opens its customer's page).
+STAFF_ORDER_ENDPOINT = "store_orders.detail"
 STALE_PAGE = "That page link no longer fits this search, so here is its first page."
 
 
 def hit_url(hit: Hit) -> str:
-    """Where a hit opens: the ticket (at the message), or the customer."""
-    if hit.type == "customer":
+    """Where a hit opens: the ticket (at the message), the customer, or the order."""
+    if hit.type == "order" and STAFF_ORDER_ENDPOINT in current_app.view_functions:
+        try:
+            return url_for(STAFF_ORDER_ENDPOINT, order_id=hit.id)
+        except BuildError:
+            pass  # another URL shape than expected: the customer's page still works
+    if hit.type in ("customer", "order"):
         return url_for("customers.detail", customer_id=hit.customer_id)
     url = url_for("tickets.detail", number=hit.ticket_number)
     return f"{url}#message-{hit.id}" if hit.type == "message" else url
@@ -93,7 +114,7 @@ def _results_page(args: dict[str, str], *, save_form: SaveViewForm | None = None
     return render_template(
         "helpdesk/search/results.html", query=query, page=page, groups=groups, state=state,
         filters=filters, narrowed=any(key not in ("type", "sort") for key in filters),
-        notes=notes, link=link, hit_url=hit_url, types=TYPE_LABELS,
+        notes=notes, link=link, hit_url=hit_url, order_total=order_total, types=TYPE_LABELS,
         save_form=save_form or SaveViewForm(formdata=None, q=query.text),
         can_share=_role().rank >= Role.MANAGER.rank, is_admin=_role().rank >= Role.ADMIN.rank,
         can_edit=can_edit,
@@ -143,10 +164,18 @@ suggest.cleans_query_string = True
 
 
 def _hit_json(hit: Hit) -> dict:
+    status = hit.ticket_status or hit.order_status
     return {"type": hit.type, "title": hit.title, "snippet": hit.snippet, "url": hit_url(hit),
-            "ticket_number": hit.ticket_number,
-            "status": str(hit.ticket_status) if hit.ticket_status else None,
+            "ticket_number": hit.ticket_number, "order_number": hit.order_number,
+            "status": str(status) if status else None, "total": order_total(hit),
             "exact": hit.exact, "created_at": hit.created_at.isoformat()}
+
+
+def order_total(hit: Hit) -> str | None:
+    """An order's total in its currency ("€12.50"); None for other hits."""
+    if hit.order_total is None:
+        return None
+    return format_money(hit.order_total, hit.currency or "EUR")
 
 
 # Saved views ----------------------------------------------------------------------------------

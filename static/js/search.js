@@ -69,8 +69,16 @@
       return item;
     }
 
+    // "#4711 · open" for a ticket or message, "confirmed · €12.50" for an order.
+    function hitMeta(hit) {
+      let parts = [];
+      if (hit.type === "order") parts = [hit.status, hit.total];
+      else if (hit.ticket_number) parts = [`#${hit.ticket_number}`, hit.status];
+      return parts.filter(Boolean).join(" · ");
+    }
+
     function hitOption(hit) {
-      const meta = hit.ticket_number ? `#${hit.ticket_number}${hit.status ? ` · ${hit.status}` : ""}` : "";
+      const meta = hitMeta(hit);
       if (hit.type === "ticket") {
         // A ticket's snippet is its subject with the matches marked.
         return option("hit", hit.url, [["suggest-title", "", hit.snippet], ["suggest-meta", meta]]);

@@ -24,6 +24,7 @@ from helpdesk.search.backend import InvalidCursor, SearchPage
 from helpdesk.search.postgres import PostgresBackend
 from helpdesk.search.query import DOC_TYPES, SearchQuery
 from helpdesk.tickets.models import Message, Priority, Status, Ticket
+from storefront.models import Order, OrderLine
 
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
 NO_SERVER = "ELASTICSEARCH_URL is not set: no Elasticsearch server on this machine"
@@ -101,8 +102,10 @@ def searcher(request, app, in_org, monkeypatch):
 
 
 @pytest.fixture
-def contract_desk(searcher, make_org, make_member, make_ticket, in_org, as_system):
-    """Two orgs sharing words, ticket numbers and an address; B's rows are the older ones."""
+def contract_desk(searcher, make_org, make_member, make_ticket, make_shop_order, in_org,
+                  as_system):
+    """Two orgs sharing words, ticket and order numbers, an address and product names; B's rows
+    are the older ones."""
 
     def customer(org, email, name, company=""):
         with in_org(org.id):
@@ -117,6 +120,9 @@ def contract_desk(searcher, make_org, make_member, make_ticket, in_org, as_syste
     b_tickets = [ticket(b, "Printer on fire", "The printer is on fire", "alice.smith@example.com"),
                  ticket(b, "Invoice missing", "Send the invoice", "alice.smith@example.com"),
                  ticket(b, "Fire alarm test", "Drill", "alice.smith@example.com")]
+    b_orders = [make_shop_order(b, "alice.smith@example.com", "Alice Smith",
+                                [("Printer toner", 1), ("Blue kettle", 2)]),
+                make_shop_order(b, "bob@example.net", "Robert Stone", [("Blue kettle", 1)])]
 
     a = make_org()
     agent = make_member(a)
@@ -134,21 +140,29 @@ def contract_desk(searcher, make_org, make_member, make_ticket, in_org, as_syste
     t5 = ticket(a, f"Question about ticket {t3.number}", "See the other one", "bob@example.net")
     t6 = ticket(a, "<b>Printer</b> & toner", "Toner <script>alert(1)</script> printer",
                 "carol@example.org")
+    o1 = make_shop_order(a, "alice.smith@example.com", "Alice Smith",
+                         [("Printer toner", 1), ("Blue kettle", 2)])
+    o2 = make_shop_order(a, "bob@example.net", "Robert Stone", [("Blue kettle", 1)])
+    o3 = make_shop_order(a, "carol@example.org", "Carol Diaz",
+                         [("Red kettle", 1), ("<b>Paper</b> tray & co", 3)])
     with in_org(a.id) as session:
         session.get(Ticket, t3.id).status = Status.PENDING
         session.get(Ticket, t4.id).created_at = THEN
         session.execute(update(Message).where(Message.ticket_id == t4.id)
                         .values(created_at=THEN))
+        session.get(Order, o1.id).created_at = THEN
     with as_system() as session:
         first_message = dict(session.execute(
             select(Message.ticket_id, func.min(Message.id)).group_by(Message.ticket_id)).all())
         owned = {org.id: {doc_type: set(session.scalars(select(table.id).where(
             table.org_id == org.id))) for doc_type, table in
-            (("tickets", Ticket), ("messages", Message), ("customers", Customer))}
+            (("tickets", Ticket), ("messages", Message), ("customers", Customer),
+             ("orders", Order))}
             for org in (a, b)}
     searcher.sync(a, b)
     return SimpleNamespace(a=a, b=b, agent=agent, alice=alice, bob=bob, b_alice=b_alice,
                            t1=t1, t2=t2, t3=t3, t4=t4, t5=t5, t6=t6, b_tickets=b_tickets,
+                           o1=o1, o2=o2, o3=o3, b_orders=b_orders,
                            message=lambda t: first_message[t.id], owned=owned)
 
 
@@ -257,8 +271,106 @@ def test_searching_all_types_leaves_customers_out_under_ticket_filters(
             page = services.search(org, desk.agent.id, SearchQuery(text="alice", **filters))
         return {hit.type for hit in page.hits}
 
-    assert types() == {"message", "customer"}
+    assert types() == {"message", "customer", "order"}
     assert types(statuses=(Status.NEW,)) == {"message"}
+    # Orders have a customer: that filter keeps them (and leaves customers out).
+    assert types(customer_id=desk.alice) == {"message", "order"}
+    assert types(customer_id=desk.bob) == set()
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def test_orders_are_found_by_address_shipping_name_products_and_skus(searcher, contract_desk):
+    desk = contract_desk
+    o1, o2, o3 = desk.o1, desk.o2, desk.o3
+    cases = [
+        ("kettle", [o3, o2, o1]),
+        ("blue kettle", [o2, o1]),
+        ('"red kettle"', [o3]),
+        ('"kettle red"', []),
+        ("kettle -blue", [o3]),
+        ("toner OR tray", [o3, o1]),
+        ("alice.smith@example.com", [o1]),
+        ("alice", [o1]),
+        ("robert", [o2]),  # the shipping name, not the customer's
+        ("carol", [o3]),
+        (o3.skus[1], [o3]),
+        (o3.skus[1].lower(), [o3]),
+    ]
+    for text, expected in cases:
+        for sort in SORTS:
+            ids = searcher.ids(desk.a, text, type="orders", sort=sort)
+            if sort == "newest":
+                assert ids == [o.id for o in expected], text
+            else:
+                assert set(ids) == {o.id for o in expected}, text
+
+
+def test_an_order_number_leads_page_one_and_is_not_repeated(searcher, contract_desk):
+    desk = contract_desk
+    for text in (str(desk.o2.number), f"#{desk.o2.number}"):
+        page = searcher.page(desk.a, text, type="orders")
+        assert [(hit.id, hit.exact) for hit in page.hits] == [(desk.o2.id, True)]
+    # The number's order must pass the filters to lead.
+    assert searcher.ids(desk.a, f"#{desk.o2.number}", type="orders",
+                        customer_id=desk.alice) == []
+    assert searcher.ids(desk.a, f"#{desk.o2.number}", type="orders", until=CUTOFF) == []
+    assert searcher.ids(desk.a, "#999999", type="orders") == []
+
+
+def test_an_order_hit_carries_number_status_total_and_customer(searcher, contract_desk):
+    desk = contract_desk
+    (hit,) = searcher.page(desk.a, "robert", type="orders").hits
+    assert (hit.type, hit.id, hit.title, hit.order_number, hit.order_status) == (
+        "order", desk.o2.id, f"Order #{desk.o2.number}", desk.o2.number, "confirmed")
+    assert (hit.order_total, hit.currency) == (desk.o2.total, "EUR")
+    assert (hit.customer_id, hit.customer_email) == (desk.bob, "bob@example.net")
+    assert hit.ticket_number is None and hit.ticket_status is None
+    assert marks(hit.snippet) == ["robert"]
+    (tray,) = searcher.page(desk.a, "tray", type="orders").hits
+    assert marks(tray.snippet) == ["tray"]
+    assert "<b>" not in tray.snippet and "&lt;b&gt;" in tray.snippet and "&amp;" in tray.snippet
+
+
+def test_orders_filter_by_customer_and_dates_only(searcher, contract_desk):
+    desk = contract_desk
+    assert searcher.ids(desk.a, "kettle", type="orders", customer_id=desk.bob) == [desk.o2.id]
+    assert searcher.ids(desk.a, "kettle", type="orders", since=CUTOFF) == [desk.o3.id,
+                                                                           desk.o2.id]
+    assert searcher.ids(desk.a, "kettle", type="orders", until=CUTOFF) == [desk.o1.id]
+    # Ticket filters have no order field: asked for orders alone, they are not applied.
+    assert searcher.ids(desk.a, "robert", type="orders", statuses=(Status.CLOSED,),
+                        tag="vip") == [desk.o2.id]
+
+
+def test_a_number_pins_both_the_ticket_and_the_order_in_all_types(
+        searcher, contract_desk, in_org):
+    desk = contract_desk
+    with in_org(desk.a.id) as session:
+        session.get(Order, desk.o3.id).number = desk.t3.number  # the trigger follows it
+    searcher.sync(desk.a)
+    org = SimpleNamespace(id=desk.a.id, search_language="simple")
+    with in_org(desk.a.id):
+        page = services.search(org, desk.agent.id, SearchQuery(text=f"#{desk.t3.number}"))
+    pinned = [(hit.type, hit.id) for hit in page.hits if hit.exact]
+    assert pinned == [("ticket", desk.t3.id), ("order", desk.o3.id)]
+
+
+def test_an_orders_words_follow_its_lines(searcher, contract_desk, in_org):
+    desk = contract_desk
+    with in_org(desk.a.id) as session:
+        line = session.scalar(select(OrderLine).where(OrderLine.order_id == desk.o2.id))
+        line.product_name = "Green teapot"
+    searcher.sync(desk.a)
+    assert searcher.ids(desk.a, "teapot", type="orders") == [desk.o2.id]
+    assert searcher.ids(desk.a, "blue kettle", type="orders") == [desk.o1.id]
+    with in_org(desk.a.id) as session:
+        line = session.scalar(select(OrderLine).where(OrderLine.order_id == desk.o3.id,
+                                                      OrderLine.product_name == "Red kettle"))
+        session.delete(line)
+    searcher.sync(desk.a)
+    assert searcher.ids(desk.a, "kettle", type="orders") == [desk.o1.id]
+    assert searcher.ids(desk.a, "tray", type="orders") == [desk.o3.id]
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -329,7 +441,8 @@ def test_hostile_input_returns_a_page(searcher, contract_desk, text):
 # --- tenants ---------------------------------------------------------------------------------
 
 ISOLATION_TEXTS = ["printer", "fire", "invoice OR alarm", "alice", "acme",
-                   "alice.smith@example.com", "1", "#1", "#3", '"on fire"']
+                   "alice.smith@example.com", "1", "#1", "#3", '"on fire"', "kettle",
+                   '"blue kettle"', "toner", "robert", "1001", "#1002"]
 
 
 def test_an_org_never_sees_another_orgs_documents(searcher, contract_desk):
@@ -345,6 +458,16 @@ def test_an_org_never_sees_another_orgs_documents(searcher, contract_desk):
     assert [(hit.id, hit.exact) for hit in page.hits] == [(b_number_three.id, True)]
     page = searcher.page(desk.b, "alice.smith@example.com", type="customers")
     assert [(hit.id, hit.exact) for hit in page.hits] == [(desk.b_alice, True)]
+    # The same order numbers, addresses and product names: each org its own orders only.
+    b_first, b_second = desk.b_orders
+    assert b_second.number == desk.o2.number
+    page = searcher.page(desk.b, f"#{desk.o2.number}", type="orders")
+    assert [(hit.id, hit.exact) for hit in page.hits] == [(b_second.id, True)]
+    assert searcher.ids(desk.b, "alice.smith@example.com", type="orders") == [b_first.id]
+    assert searcher.ids(desk.b, "blue kettle", type="orders") == [b_second.id, b_first.id]
+    assert searcher.ids(desk.a, "blue kettle", type="orders") == [desk.o2.id, desk.o1.id]
+    assert searcher.ids(desk.b, "blue kettle", type="orders",
+                        customer_id=desk.bob) == []  # A's customer id filters B to nothing
 
 
 @pytest.mark.parametrize("sort", SORTS)

@@ -180,8 +180,10 @@ def test_suggest_groups_hits_by_type(client, desk, make_ticket):
         make_ticket(desk.org, subject=f"Kettle lid {n}", customer_email="kettle.fan@example.com")
     body = client.get(desk.url("search/suggest"), query_string={"q": "kettle"}).json
     assert body["query"] == "kettle"
-    assert [group["type"] for group in body["groups"]] == ["tickets", "messages", "customers"]
-    tickets, messages, customers = body["groups"]
+    assert [group["type"] for group in body["groups"]] == ["tickets", "messages", "customers",
+                                                           "orders"]
+    tickets, messages, customers, orders = body["groups"]
+    assert orders["label"] == "Orders" and orders["hits"] == []
     assert len(tickets["hits"]) == 5 and tickets["more_url"].endswith("q=kettle&type=tickets")
     assert len(messages["hits"]) == 5
     assert [hit["title"] for hit in customers["hits"]] == ["Buyer"]

@@ -104,7 +104,7 @@ def es_wire():
             return wire.answer(self.config, method, target, body)
 
     client = Elasticsearch("http://es.test:9200", node_class=RecordingNode, max_retries=0)
-    wire.aliases = {"t-tickets", "t-messages", "t-customers"}
+    wire.aliases = {"t-tickets", "t-messages", "t-customers", "t-orders"}
     return ElasticBackend("http://es.test:9200", prefix="t", client=client), wire
 
 
@@ -141,7 +141,7 @@ def test_text_fields_have_one_subfield_per_language():
              if spec.get("type") == "text" and "fields" in spec}
     assert set(texts) == {("tickets", "subject"), ("messages", "sender_name"),
                           ("messages", "body"), ("customers", "name"),
-                          ("customers", "company")}
+                          ("customers", "company"), ("orders", "name"), ("orders", "products")}
     for spec in texts.values():
         assert spec["analyzer"] == "words"
         assert spec["fields"] == {lang: {"type": "text", "analyzer": lang} for lang in LANGUAGES}
@@ -244,8 +244,11 @@ def test_dates_apply_to_every_type_and_customers_ignore_ticket_filters(doc_type)
     org_filter_first(body)
     assert clauses[-1] == {"range": {"created_at": {"gte": SINCE.isoformat(),
                                                     "lt": UNTIL.isoformat()}}}
-    # org, then status, priority, assignee, tag and customer for tickets and messages
-    assert len(clauses) == (2 if doc_type == "customers" else 7)
+    # org, then status, priority, assignee, tag and customer for tickets and messages; the
+    # customer alone for orders
+    assert len(clauses) == {"customers": 2, "orders": 3}.get(doc_type, 7)
+    if doc_type == "orders":
+        assert clauses[1] == {"term": {"customer_id": 5}}
 
 
 @pytest.mark.parametrize("doc_type", DOC_TYPES)
@@ -509,10 +512,11 @@ def test_reindex_sends_the_org_and_drops_what_it_did_not_send(
 
 
 def test_rebuild_fills_new_indices_then_swaps_the_aliases_at_once(
-        es_wire, make_org, make_ticket, as_system):
+        es_wire, make_org, make_ticket, make_shop_order, as_system):
     backend, wire = es_wire
     org = make_org()
     make_ticket(org)
+    make_shop_order(org, "jo@example.com", "Jo", [("Brass compass", 1)])
     wire.concrete = {f"t-{t}": [f"t-{t}-v1"] for t in DOC_TYPES}
     with as_system():
         assert backend.rebuild_all() >= 3

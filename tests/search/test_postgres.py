@@ -159,3 +159,74 @@ def test_full_text_matching_is_leakproof_for_row_level_security(in_org, make_org
             "WHERE attname = 'search_vector' AND attrelid::regclass::text IN "
             "('tickets', 'messages', 'customers')")).all()
     assert sorted(statistics) == [("customers", 1000), ("messages", 1000), ("tickets", 1000)]
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def order_vector(in_org, org, order_id) -> tuple[str | None, str]:
+    """(the order's vector as text, where its row version is: an UPDATE moves it)."""
+    with in_org(org.id) as session:
+        return tuple(session.execute(text(
+            "SELECT search_vector::text, ctid::text FROM shop_orders WHERE id = :id"),
+            {"id": order_id}).one())
+
+
+def test_order_vectors_weigh_number_address_and_name_a_and_lines_b(
+        in_org, make_org, make_shop_order):
+    org = make_org()
+    order = make_shop_order(org, "ada.lovelace@example.com", "Ada King",
+                            [("Brass compass", 1)])
+    vector, _ = order_vector(in_org, org, order.id)
+    weights = {lexeme.strip("'"): positions[-1]
+               for lexeme, positions in (item.rsplit(":", 1) for item in vector.split())}
+    for word in (str(order.number), "ada.lovelace@example.com", "lovelace", "king"):
+        assert weights[word] == "A", word
+    sku_word = order.skus[0].split("-")[0].lower()  # MUG-12: 'mug' and '-12' (simple parser)
+    for word in ("brass", "compass", sku_word):
+        assert weights[word] == "B", word
+
+
+def test_order_lines_touch_their_order_only_when_their_words_change(
+        in_org, make_org, make_shop_order):
+    from storefront.models import OrderLine
+
+    org = make_org()
+    order = make_shop_order(org, "jo@example.com", "Jo", [("Brass compass", 2)])
+    before = order_vector(in_org, org, order.id)
+    with in_org(org.id) as session:
+        session.scalar(select(OrderLine).where(OrderLine.order_id == order.id)
+                       ).refunded_quantity = 1
+    assert order_vector(in_org, org, order.id) == before  # a refund rewrites no order row
+    with in_org(org.id) as session:
+        session.scalar(select(OrderLine).where(OrderLine.order_id == order.id)
+                       ).sku = "SEXTANT-9"
+    assert order_vector(in_org, org, order.id)[1] != before[1]
+    assert found(in_org, org, "sextant-9", "orders") == [order.id]
+
+
+def test_an_orgs_language_stems_order_words_and_reindex_covers_orders(
+        app, in_org, make_org, make_shop_order):
+    org = make_org(slug="order-words")
+    order = make_shop_order(org, "jo@example.com", "Jo Walker", [("Folding chairs", 2)])
+    assert found(in_org, org, "chair", "orders") == []  # simple: words as written
+    with in_org(org.id) as session:
+        session.execute(text("UPDATE organizations SET search_language = 'english' "
+                             "WHERE id = :id"), {"id": org.id})
+        session.execute(text("UPDATE shop_orders SET search_vector = NULL, "
+                             "updated_at = '2020-01-01' WHERE id = :id"), {"id": order.id})
+    result = app.test_cli_runner().invoke(args=["search", "reindex", "--org", "order-words"])
+    assert result.exit_code == 0, result.output
+    assert found(in_org, org, "chair", "orders") == [order.id]
+    assert found(in_org, org, "folded chair", "orders") == [order.id]
+    with in_org(org.id) as session:  # the reindex changed no order's updated_at
+        assert session.scalar(text("SELECT updated_at::date::text FROM shop_orders "
+                                   "WHERE id = :id"), {"id": order.id}) == "2020-01-01"
+
+
+def test_deleting_an_order_takes_its_lines_without_touching_it(
+        in_org, as_system, make_org, make_shop_order):
+    org = make_org()
+    order = make_shop_order(org, "jo@example.com", "Jo", [("Brass compass", 1), ("Map", 1)])
+    with as_system() as session:  # the lines' trigger finds the order already gone
+        session.execute(text("DELETE FROM shop_orders WHERE id = :id"), {"id": order.id})
+    assert found(in_org, org, "compass", "orders") == []
