@@ -8,11 +8,12 @@ shop_bp = org_blueprint("shop", __name__, "shop")
 
 
 def init_app(app: Flask) -> None:
-    from storefront import views, views_cart  # noqa: F401
+    from storefront import views, views_cart, views_order_help  # noqa: F401
 
     app.register_blueprint(shop_bp)
     _init_catalog(app)
     _init_payments(app)
+    _init_orders(app)
 
 
 def _init_payments(app: Flask) -> None:
@@ -32,3 +33,12 @@ def _init_catalog(app: Flask) -> None:
 
     app.register_blueprint(staff_views.bp)
     product_images.install(db.session.session_factory.class_)
+
+
+def _init_orders(app: Flask) -> None:
+    """The desk's order pages, and the ticket page's orders sidebar (a template global)."""
+    from storefront import staff_orders, ticket_links
+
+    app.register_blueprint(staff_orders.bp)
+    app.add_template_global(ticket_links.ticket_sidebar, "store_ticket_orders")
+    app.add_template_global(ticket_links.help_url, "store_order_help_url")

@@ -13,6 +13,7 @@ from helpdesk.orgs.models import Organization
 from storefront import order_events, orders
 from storefront.models import Order, PaymentMethod
 from storefront.money import format_money
+from storefront.ticket_links import help_url
 
 DELIVERY_LABELS = {"standard": "Standard delivery", "pickup": "Local pickup"}
 
@@ -53,7 +54,8 @@ def confirmation_text(order: Order, org: Organization, customer_name: str) -> st
         payment,
         f"Delivery to: {where}" if where else "",
         "",
-        "Questions? Reply to this mail and keep the order number in the subject.",
+        "Questions? Reply to this mail and keep the order number in the subject,",
+        f"or get help here: {help_url(order, external=True)}",
         "",
         org.name,
     ])

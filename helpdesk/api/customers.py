@@ -1,4 +1,4 @@
-"""API v1: customers, with their recent tickets (orders arrive with the store)."""
+"""API v1: customers, with their recent tickets and store orders."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from helpdesk.extensions import db
 from helpdesk.tickets.models import Status, Ticket
 
 RECENT_TICKETS = 50
+RECENT_ORDERS = 50
 
 
 class CustomerTicketSchema(Schema):
@@ -26,6 +27,21 @@ class CustomerTicketSchema(Schema):
     subject = fields.String()
     status = fields.Enum(Status, by_value=True)
     updated_at = fields.DateTime()
+
+
+class CustomerOrderSchema(Schema):
+    id = fields.Integer()
+    number = fields.Integer()
+    status = fields.String()
+    payment_status = fields.String()
+    fulfillment_status = fields.String()
+    payment_method = fields.String()
+    currency = fields.String()
+    total = fields.Integer(metadata={"description": "Minor units (cents) of `currency`."})
+    refunded = fields.Integer()
+    created_at = fields.DateTime()
+    ticket_numbers = fields.List(fields.Integer(), metadata={
+        "description": "Tickets linked to the order."})
 
 
 class CustomerSchema(Schema):
@@ -37,7 +53,9 @@ class CustomerSchema(Schema):
     created_at = fields.DateTime()
     tickets = fields.List(fields.Nested(CustomerTicketSchema), metadata={
         "description": f"The {RECENT_TICKETS} most recently active, newest first."})
-    orders = fields.List(fields.Dict(), metadata={"description": "Store orders (coming later)."})
+    orders = fields.List(fields.Nested(CustomerOrderSchema), metadata={
+        "description": f"The {RECENT_ORDERS} most recent store orders, newest first (details: "
+                       "GET /api/v1/store/orders/<id>)."})
 
     def get_attribute(self, obj: Customer, attr: str, default: Any):
         if attr == "tickets":
@@ -46,7 +64,9 @@ class CustomerSchema(Schema):
                 .order_by(Ticket.last_activity_at.desc()).limit(RECENT_TICKETS)
             ).unique().all()
         if attr == "orders":
-            return []
+            from storefront.ticket_links import order_summaries
+
+            return order_summaries(obj.id, RECENT_ORDERS)
         return super().get_attribute(obj, attr, default)
 
 

@@ -87,6 +87,8 @@ class TicketSchema(Schema):
         "description": "Number of the closed ticket this one follows up."})
     sla = fields.Nested(SlaSchema, metadata={
         "description": "The SLA clock: policy, due times (business hours), pause, breaches."})
+    order_id = fields.Integer(allow_none=True, metadata={
+        "description": "The store order the ticket is about (GET /api/v1/store/orders/<id>)."})
 
     def get_attribute(self, obj: Ticket, attr: str, default: Any):
         if attr in ("merged_into", "follow_up_of"):
@@ -98,18 +100,7 @@ class TicketSchema(Schema):
 
 
 class CreatedTicketSchema(TicketSchema):
-    order_id = fields.Raw(allow_none=True, metadata={
-        "description": "Echo of the order id sent (linking to orders comes with the store)."})
-
-
-class CreatedTicket:
-    """A new ticket plus the order id its request carried."""
-
-    def __init__(self, ticket: Ticket, order_id: int | str | None):
-        self.ticket, self.order_id = ticket, order_id
-
-    def __getattr__(self, name: str):
-        return getattr(self.ticket, name)
+    """The new ticket (order_id: the order it was linked to, if one was given)."""
 
 
 class AttachmentSchema(Schema):
@@ -151,14 +142,14 @@ class MessageSchema(Schema):
 
 
 class OrderId(fields.Field):
-    """An order reference: an integer or a short string."""
+    """A store order's id: a positive integer (or one written as digits)."""
 
-    def _deserialize(self, value: Any, attr, data, **kwargs) -> int | str:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValidationError("Must be an integer or a string.")
-        if isinstance(value, str) and not 0 < len(value.strip()) <= 64:
-            raise ValidationError("Must be 1 to 64 characters.")
-        return value.strip() if isinstance(value, str) else value
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> int:
+        if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+            raise ValidationError("Must be an order id (a positive whole number).")
+        return value
 
 
 def tag_list(description: str) -> fields.List:
@@ -178,7 +169,8 @@ class TicketCreateSchema(Schema):
     custom_fields = fields.Dict(keys=fields.String())
     assignee = Id(allow_none=True, metadata={"description": "User id of a team member."})
     order_id = OrderId(allow_none=True, metadata={
-        "oneOf": [{"type": "integer"}, {"type": "string", "maxLength": 64}]})
+        "type": "integer", "description": "Link the ticket to this store order: it "
+        "must be an order of the org and of `customer_email` (else 422)."})
 
 
 class TicketUpdateSchema(Schema):

@@ -10,7 +10,6 @@ from helpdesk.api.auth import token_required
 from helpdesk.api.operations import operation, page_of
 from helpdesk.api.ticket_list import TicketListQuery, list_tickets
 from helpdesk.api.ticket_schemas import (
-    CreatedTicket,
     CreatedTicketSchema,
     TicketCreateSchema,
     TicketSchema,
@@ -53,10 +52,16 @@ def tickets_list(query: dict):
 @operation("Create a ticket", tag="tickets", body=TicketCreateSchema,
            response=CreatedTicketSchema, status=201, errors=(409,),
            description="The body is the customer's first message; the customer is found by "
-                       "email or created. Channel: api.")
+                       "email or created. Channel: api. With `order_id` the ticket is linked "
+                       "to that store order, which must be the customer's (else 422).")
 def tickets_create(body: dict):
+    from storefront import ticket_links
+
     customer = services.find_or_create_customer(body["customer_email"],
                                                 body.get("customer_name", ""))
+    order = None
+    if body.get("order_id") is not None:
+        order = ticket_links.order_of_customer(body["order_id"], customer)
     ticket = services.create_ticket(
         g.membership.user_id,
         subject=body["subject"],
@@ -69,8 +74,10 @@ def tickets_create(body: dict):
         custom_fields=body.get("custom_fields"),
         assignee_id=body.get("assignee"),
     )
+    if order is not None:
+        ticket_links.link_ticket_to_order(ticket, order, g.membership.user_id)
     location = url_for("api.tickets_detail", number=ticket.number)
-    return CreatedTicket(ticket, body.get("order_id")), {"Location": location}
+    return ticket, {"Location": location}
 
 
 @bp.get("/tickets/<id:number>")

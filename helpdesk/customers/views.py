@@ -1,8 +1,9 @@
-"""Desk pages for customers: the searchable list and one customer with their tickets."""
+"""Desk pages for customers: the searchable list and one customer with their tickets and
+store orders in one timeline."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
 from helpdesk.core.auth import staff_required
@@ -56,4 +57,17 @@ def detail(customer_id: int):
     total = db.session.scalar(select(func.count(Ticket.id))
                               .where(Ticket.customer_id == customer.id))
     return render_template("helpdesk/customers/detail.html", customer=customer, tickets=tickets,
-                           total=total)
+                           total=total, **_with_orders(customer, tickets))
+
+
+def _with_orders(customer, tickets) -> dict:
+    """The customer's store orders and one timeline of tickets and orders, newest first."""
+    if "store_orders.detail" not in current_app.view_functions:
+        return {"orders": [], "timeline": [("ticket", t.created_at, t) for t in tickets]}
+    from storefront.ticket_links import customer_orders
+
+    orders = customer_orders(customer.id, TICKETS_SHOWN)
+    timeline = sorted([("ticket", t.created_at, t) for t in tickets]
+                      + [("order", o.created_at, o) for o in orders],
+                      key=lambda item: item[1], reverse=True)
+    return {"orders": orders, "timeline": timeline}

@@ -247,6 +247,9 @@ def process_batch(org_id: int, *, mailbox_id: int | None = None, ids: list[int] 
         pending = deferred
         if not pending:
             break
+    from storefront.ticket_links import link_orders_of_new_mail_tickets  # "order #1042"
+
+    link_orders_of_new_mail_tickets([r for r in rows if r.status is InboundStatus.PROCESSED])
     db.session.flush()
     waiting = sum(1 for r in rows if r.status is InboundStatus.RECEIVED)
     return Batch(handled=[r.id for r in rows], deferred=waiting)

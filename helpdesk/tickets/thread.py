@@ -124,6 +124,8 @@ class _Teller:
             what = "could not be delivered" if data.get("permanent") else "is delayed"
             status = f" ({data['status']})" if data.get("status") else ""
             return [f"Mail to {data.get('recipient') or 'the customer'} {what}{status}"]
+        if kind == "order_linked":
+            return [f"{subject} linked this ticket to order #{data.get('number')}"]
         if kind == "spam":
             verdict = "spam" if data.get("is_spam") else "not spam"
             return [f"{subject} marked the ticket as {verdict}"]

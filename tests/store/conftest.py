@@ -107,7 +107,15 @@ def catalog_api(make_org, make_member, make_token):
     return _catalog_api
 
 
+# The desk's order pages and the ticket links: a shop with staff, cash orders, snapshots,
+# tickets and mail through the pipeline;
 # Stripe: localstripe, shops with a connected account, card orders, signed webhooks.
+from tests.mail.conftest import deliver, mail_org  # noqa: E402, F401
+from tests.store.staff_order_fixtures import (  # noqa: E402, F401
+    cash_order,
+    order_snapshot,
+    staff_shop,
+)
 from tests.store.stripe_fixtures import (  # noqa: E402, F401
     card_shop,
     localstripe,
@@ -117,3 +125,4 @@ from tests.store.stripe_fixtures import (  # noqa: E402, F401
     stripe_event,
     stripe_keys,
 )
+from tests.tickets.conftest import make_ticket  # noqa: E402, F401
