@@ -218,9 +218,7 @@ def ticket_sidebar(ticket: Ticket) -> dict[str, Any]:
     from storefront import order_admin
 
     linked = db.session.get(Order, ticket.order_id) if ticket.order_id else None
-    recent = list(db.session.scalars(
-        select(Order).where(Order.customer_id == ticket.customer_id)
-        .order_by(Order.created_at.desc(), Order.id.desc()).limit(RECENT_ORDERS)))
+    recent = customer_orders(ticket.customer_id, RECENT_ORDERS)
     membership = current_membership()
     return {
         "linked": linked,

@@ -295,9 +295,28 @@ def test_actions_from_the_ticket_page_go_back_to_it(client, shop, cash_order, lo
     assert response.headers["Location"].endswith(f"/desk/store/orders/{order.id}")
 
 
-def test_only_pictures_are_served_as_personalization_files(client, shop, cash_order, login):
+def test_buyers_pictures_are_served_to_staff_only(client, shop, cash_order, login, in_org,
+                                                 as_system, app, tmp_path):
+    import io
+
+    from storefront.product_images import save_personalization_image
+
+    app.config["ATTACHMENTS_DIR"] = str(tmp_path)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     order = cash_order(shop)
+    with in_org(shop.id):
+        key = save_personalization_image(shop.id, "me.png", io.BytesIO(png))
+    with as_system() as session:
+        session.execute(update(OrderLine).where(OrderLine.id == order.line_ids[0])
+                        .values(personalization={"engraving": "x", "photo": key}))
+    picture = f"{base(shop)}/{order.id}/lines/{order.line_ids[0]}/photo"
+    assert client.get(picture).status_code == 302  # sign in first
     login(shop.agent.email)
+    response = client.get(picture)
+    assert response.status_code == 200 and response.data == png
+    assert response.headers["Content-Type"] == "image/png"
+    response.close()
+    assert f'href="{picture}"' in client.get(f"{base(shop)}/{order.id}").text
     # A text value is not a picture: 404.
     url = f"{base(shop)}/{order.id}/lines/{order.line_ids[0]}/engraving"
     assert client.get(url).status_code == 404
