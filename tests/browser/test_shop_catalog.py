@@ -113,7 +113,9 @@ def test_visitor_filters_opens_a_product_and_picks_a_variant(live_server, page, 
     assert problems == []
 
 
-def test_manager_adds_a_product_in_the_desk(live_server, page):
+def test_manager_adds_a_product_in_the_desk(live_server, page, tmp_path):
+    shots = Path(os.environ.get("DESK_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
     problems = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     shop = seed(live_server.app)
@@ -136,6 +138,7 @@ def test_manager_adds_a_product_in_the_desk(live_server, page):
     page.get_by_role("button", name="Create product").click()
     expect(page.get_by_text("Product created.")).to_be_visible()
     expect(page.get_by_test_id("variant-row")).to_contain_text("MAP-1")
+    page.screenshot(path=str(shots / "desk-product.png"), full_page=True)
     page.goto(f"{base}/{shop.slug}/shop/products/trail-map")
     expect(page.get_by_test_id("product-price")).to_have_text("€12.50")
     expect(page.get_by_test_id("availability")).to_have_text("In stock")
