@@ -121,7 +121,7 @@ def test_web_search_syntax(client, shop):
 @pytest.mark.parametrize("text", HOSTILE)
 def test_any_text_is_a_search(client, shop, text):
     tenant = shop[0]
-    for doc_type in ("all", "tickets", "messages", "customers"):
+    for doc_type in ("all", "tickets", "messages", "customers", "orders"):
         for sort in ("newest", "relevance"):
             body = search(client, tenant, q=text, type=doc_type, sort=sort)
             assert isinstance(body["data"], list)
@@ -184,3 +184,68 @@ def test_filters_alone_list_tickets(client, shop):
     assert [hit["ticket_number"] for hit in body["data"]] == [first["number"]]
     assert search(client, tenant)["data"] == []  # nothing asked, nothing listed
     assert search(client, tenant, type="messages", priority="urgent")["data"] == []
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def test_orders_by_words_number_and_customer(client, api_org, make_shop_order):
+    tenant = api_org()
+    older = make_shop_order(tenant, "ada@example.com", "Ada King", [("Blue kettle", 2)])
+    newer = make_shop_order(tenant, "bob@example.com", "Bob Stone",
+                            [("Red kettle", 1), ("Mug", 1)], price=999)
+    body = search(client, tenant, q="kettle", type="orders")
+    assert [hit["order_number"] for hit in body["data"]] == [newer.number, older.number]
+    hit = body["data"][0]
+    assert hit | {"created_at": None, "snippet": None} == {
+        "type": "order", "id": newer.id, "title": f"Order #{newer.number}",
+        "order_number": newer.number, "order_status": "confirmed", "order_total": newer.total,
+        "currency": "EUR", "customer_id": newer.customer_id, "customer_email": "bob@example.com",
+        "ticket_number": None, "ticket_status": None, "message_kind": None, "exact": False,
+        "score": None, "created_at": None, "snippet": None}
+    assert "<mark>kettle</mark>" in hit["snippet"].lower()
+    body = search(client, tenant, q=f"#{older.number}", type="orders")
+    assert [(h["id"], h["exact"]) for h in body["data"]] == [(older.id, True)]
+    body = search(client, tenant, q="kettle", type="orders", customer=older.customer_id)
+    assert [h["id"] for h in body["data"]] == [older.id]
+    body = search(client, tenant, q="kettle", type="orders", to="2000-01-01")
+    assert body["data"] == []
+    # Searching everything: the orders come after the other types, in their own group.
+    body = search(client, tenant, q="kettle")
+    assert [h["type"] for h in body["data"]] == ["order", "order"]
+    # Ticket filters have no order field: they leave orders out of "all".
+    assert search(client, tenant, q="kettle", status="open")["data"] == []
+    assert len(search(client, tenant, q="kettle", type="orders", status="open")["data"]) == 2
+
+
+def test_orders_of_another_org_never_match(client, api_org, make_shop_order):
+    """Two orgs with the same order numbers, addresses, names and products."""
+    a, b = api_org(), api_org()
+    mine = {tenant.id: [make_shop_order(tenant, "same@example.com", "Same Name",
+                                        [("Shared kettle", 1)]) for _ in range(2)]
+            for tenant in (a, b)}
+    assert [o.number for o in mine[a.id]] == [o.number for o in mine[b.id]]
+    for tenant in (a, b):
+        own = {o.id for o in mine[tenant.id]}
+        for q in ("kettle", "shared kettle", "same@example.com", "same", f"#{mine[a.id][0].number}",
+                  str(mine[a.id][1].number)):
+            for doc_type in ("all", "orders"):
+                hits = [h for h in search(client, tenant, q=q, type=doc_type)["data"]
+                        if h["type"] == "order"]
+                assert hits and {h["id"] for h in hits} <= own, (q, doc_type)
+    # Another org's customer id filters to nothing, never to their orders.
+    body = search(client, b, q="kettle", type="orders", customer=mine[a.id][0].customer_id)
+    assert body["data"] == []
+    # A cursor from org A's orders pages through org B's own only.
+    cursor = search(client, a, q="kettle", type="orders", limit=1)["next"]
+    hits = search(client, b, q="kettle", type="orders", cursor=cursor)["data"]
+    assert {h["id"] for h in hits} <= {o.id for o in mine[b.id]}
+
+
+def test_orders_documented_in_openapi(client):
+    spec = client.get("/api/v1/openapi.json").json
+    operation = spec["paths"]["/api/v1/search"]["get"]
+    (kind,) = [p for p in operation["parameters"] if p["name"] == "type"]
+    assert "orders" in kind["schema"]["enum"]
+    assert "orders" in operation["summary"]
+    hit = spec["components"]["schemas"]["Hit"]["properties"]
+    assert {"order_number", "order_status", "order_total", "currency"} <= set(hit)

@@ -160,7 +160,8 @@ def test_filters_alone_list_tickets(client, desk, make_ticket):
 
 @pytest.mark.parametrize("query_string", HOSTILE, ids=range(len(HOSTILE)))
 def test_any_text_typed_is_a_page(client, desk, query_string):
-    for extra in ("", "&type=tickets", "&type=messages&sort=relevance", "&type=customers"):
+    for extra in ("", "&type=tickets", "&type=messages&sort=relevance", "&type=customers",
+                  "&type=orders&sort=relevance"):
         response = client.get(desk.url() + "?" + query_string + extra)
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
     response = client.get(desk.url("search/suggest") + "?" + query_string)
@@ -240,3 +241,71 @@ def test_another_orgs_documents_never_show(client, make_org, make_member, make_t
     assert all(not group["hits"] for group in suggest["groups"])
     assert client.get(f"/{first.slug}/desk/search", query_string={"q": "kettle"}).status_code \
         == 404
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def order_url(app, org, order) -> str:
+    """The desk's order page once the store registers it, else the customer's page."""
+    if views.STAFF_ORDER_ENDPOINT in app.view_functions:
+        return f"/{org.slug}/desk/store/orders/{order.id}"
+    return f"/{org.slug}/desk/customers/{order.customer_id}"
+
+
+def test_order_hits_show_number_status_total_and_address(app, client, desk, make_shop_order):
+    from storefront.money import format_money
+
+    order = make_shop_order(desk.org, "ada@example.com", "Ada King", [("Blue kettle", 2)])
+    html = page_of(client, desk, {"q": "kettle"})
+    assert 'data-testid="group-orders"' in html and 'data-testid="tab-orders"' in html
+    html = page_of(client, desk, {"q": "kettle", "type": "orders"})
+    assert re.search(r'aria-current="page" data-testid="tab-orders"', html)
+    assert html.count('data-testid="hit-order"') == 1 and 'data-testid="hit-ticket"' not in html
+    assert f'href="{order_url(app, desk.org, order)}"' in html
+    assert f"Order #{order.number}" in html and "ada@example.com" in html
+    assert re.search(r'data-testid="order-status">confirmed<', html)
+    total = format_money(order.total, "EUR")
+    assert total.startswith("€") and f'data-testid="order-total">{total}<' in html
+    assert "<mark>kettle</mark>" in html.lower()
+    html = page_of(client, desk, {"q": f"#{order.number}", "type": "orders"})
+    assert 'data-testid="exact-match"' in html
+    # A customer filter that is not theirs leaves the order out.
+    html = page_of(client, desk, {"q": "kettle", "type": "orders", "customer": "999999"})
+    assert 'data-testid="hit-order"' not in html and 'data-testid="no-hits"' in html
+
+
+def test_suggest_has_an_orders_group(app, client, desk, make_shop_order):
+    from storefront.money import format_money
+
+    order = make_shop_order(desk.org, "ada@example.com", "Ada King", [("Blue kettle", 1)])
+    body = client.get(desk.url("search/suggest"), query_string={"q": "kettle"}).json
+    (orders,) = [group for group in body["groups"] if group["type"] == "orders"]
+    assert orders["label"] == "Orders" and orders["more_url"] is None
+    (hit,) = orders["hits"]
+    assert (hit["type"], hit["title"], hit["order_number"], hit["status"], hit["total"]) == (
+        "order", f"Order #{order.number}", order.number, "confirmed",
+        format_money(order.total, "EUR"))
+    assert hit["url"] == order_url(app, desk.org, order) and hit["ticket_number"] is None
+
+
+def test_another_orgs_orders_never_show(client, make_org, make_member, make_shop_order, login):
+    """Same order numbers, address and products in two orgs: B's agent sees only B's."""
+    first, second = make_org(), make_org()
+    for org, secret in ((first, "Zebra"), (second, "Plain")):
+        make_shop_order(org, "ada@example.com", f"Ada {secret}", [("Blue kettle", 1)])
+    agent = make_member(second, "agent")
+    login(agent.email)
+    base = f"/{second.slug}/desk/search"
+    for text in ("kettle", "#1001", "1001", "ada@example.com", "ada"):
+        for doc_type in ("all", "orders"):
+            html = client.get(base, query_string={"q": text, "type": doc_type}).get_data(
+                as_text=True)
+            assert "zebra" not in html.lower() and first.slug not in html
+            assert html.count('data-testid="hit-order"') == 1 and "Plain" in html
+        suggest = client.get(base + "/suggest", query_string={"q": text}).get_data(as_text=True)
+        assert "zebra" not in suggest.lower() and first.slug not in suggest
+    html = client.get(base, query_string={"q": "zebra", "type": "orders"}).get_data(as_text=True)
+    assert 'data-testid="hit-' not in html and 'data-testid="no-hits"' in html
+    html = client.get(base, query_string={"q": "#1001", "type": "orders"}).get_data(
+        as_text=True)
+    assert 'data-testid="exact-match"' in html

@@ -634,3 +634,94 @@ def test_filters_alone_match_every_ticket_they_keep():
     assert body["query"]["bool"]["must"] == [{"match_all": {}}]
     assert body["query"]["bool"]["filter"][0] == {"term": {"org_id": "7"}}
     assert body["sort"] == query_body(7, "simple", SearchQuery(text="x", type="tickets"))["sort"]
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+def test_orders_search_number_address_name_products_and_skus_by_language():
+    orders = MAPPINGS["orders"]
+    assert orders["email"]["type"] == "keyword" and orders["email"]["normalizer"] == "lower"
+    assert orders["number"] == {"type": "long"} and orders["status"] == {"type": "keyword"}
+    assert orders["total"]["index"] is False and orders["currency"]["index"] is False
+    body = query_body(ORG, "german", q("kettle", type="orders"))
+    fields = body["query"]["bool"]["must"][0]["simple_query_string"]["fields"]
+    assert fields == ["number^2", "name.german^2", "email^2", "email.parts^2",
+                      "products.german^1", "skus^1"]
+    assert list(body["highlight"]["fields"]) == ["name.german", "email.parts", "products.german"]
+
+
+def test_an_order_number_is_its_own_query_with_the_order_filters():
+    query = q("#1042", type="orders", customer_id=5, statuses=(Status.OPEN,))
+    main, exact = query_body(ORG, "simple", query), exact_body(ORG, "simple", query)
+    assert main["query"]["bool"]["must_not"] == [{"term": {"number": 1042}}]
+    # The ticket status has no order field: only the customer filter applies.
+    assert exact["query"]["bool"]["filter"] == [
+        {"term": {"org_id": str(ORG)}}, {"term": {"customer_id": 5}},
+        {"term": {"number": 1042}}]
+    assert exact_body(ORG, "simple", q("ada@example.com", type="orders")) is None
+
+
+def test_an_order_hit_from_a_response():
+    raw = {"_score": 3.0, "_source": {
+        "id": 9, "created_at": "2026-03-01T10:00:00+00:00", "number": 1042, "status": "confirmed",
+        "email": "ada@example.com", "name": "Ada <King>", "products": "Blue kettle, Mug & co",
+        "skus": "KET-1 MUG-2", "customer_id": 4, "total": 2490, "currency": "EUR"},
+        "highlight": {"products.english": ["Blue <mark>kettle</mark>, Mug &amp; co"]}}
+    (order,) = hits_from("orders", [raw], scored=True)
+    assert (order.type, order.id, order.title, order.order_number, order.order_status) == (
+        "order", 9, "Order #1042", 1042, "confirmed")
+    assert (order.order_total, order.currency, order.customer_id, order.customer_email) == (
+        2490, "EUR", 4, "ada@example.com")
+    assert order.snippet == ("Ada &lt;King&gt; · ada@example.com · "
+                             "Blue <mark>kettle</mark>, Mug &amp; co")
+    assert order.score == 3.0 and order.ticket_number is None
+
+
+def test_index_sends_the_order_with_its_lines_and_its_customer(
+        es_wire, make_org, make_shop_order, in_org):
+    backend, wire = es_wire
+    org, other = make_org(), make_org()
+    order = make_shop_order(org, "ada@example.com", "Ada King",
+                            [("Blue kettle", 1), ("Mug", 2)])
+    foreign = make_shop_order(other, "ada@example.com", "Secret Person", [("Blue kettle", 1)])
+    with in_org(org.id):
+        backend.index(org.id, "orders", [order.id, foreign.id])
+    operations = bulk_operations(wire)
+    for action, _ in operations:
+        (meta,) = action.values()
+        assert meta["routing"] == str(org.id) and meta["_id"].startswith(f"{org.id}-")
+    documents = {(a["index"]["_index"], d["id"]): d for a, d in operations if d}
+    assert set(documents) == {("t-orders", order.id), ("t-customers", order.customer_id)}
+    sent = documents["t-orders", order.id]
+    assert set(sent) <= set(MAPPINGS["orders"])  # the mapping is strict
+    assert sent | {"created_at": None, "indexed_at": None} == {
+        "org_id": str(org.id), "id": order.id, "number": order.number, "status": "confirmed",
+        "email": "ada@example.com", "name": "Ada King", "products": "Blue kettle, Mug",
+        "skus": " ".join(order.skus), "customer_id": order.customer_id, "total": order.total,
+        "currency": "EUR", "created_at": None, "indexed_at": None}
+    assert {"delete": {"_index": "t-orders", "_id": f"{org.id}-{foreign.id}",
+                       "routing": str(org.id)}} in [a for a, _ in operations]
+    assert "Secret" not in json.dumps(wire.sent)
+
+
+def test_orders_and_their_lines_queue_the_order(search_hooks, make_org, make_shop_order,
+                                                in_org, redis_client):
+    from storefront.models import Order, OrderLine
+
+    org = make_org()
+    order = make_shop_order(org, "ada@example.com", "Ada King", [("Blue kettle", 1)])
+    assert ("index_documents", org.id, "orders", [order.id]) in search_hooks()
+    redis_client.flushdb()
+    with in_org(org.id) as session:
+        session.scalar(select(OrderLine).where(OrderLine.order_id == order.id)
+                       ).refunded_quantity = 1  # not in the document
+    assert search_hooks() == []
+    with in_org(org.id) as session:
+        session.scalar(select(OrderLine).where(OrderLine.order_id == order.id)
+                       ).product_name = "Green teapot"
+    assert search_hooks() == [("index_documents", org.id, "orders", [order.id])]
+    redis_client.flushdb()
+    with in_org(org.id) as session:
+        session.delete(session.scalar(select(OrderLine).where(OrderLine.order_id == order.id)))
+        session.get(Order, order.id).shipping_address = {"name": "Ada Byron"}
+    assert search_hooks() == [("index_documents", org.id, "orders", [order.id])]
