@@ -91,3 +91,51 @@ def test_instant_results_and_keyboard(live_server, page, tmp_path):
     page.get_by_test_id("hit-ticket").get_by_role("link").click()
     expect(page).to_have_url(f"{base}/lamps/desk/tickets/{flickers}")
     assert problems == []
+
+
+def seed_order(app) -> SimpleNamespace:
+    from storefront import checkout, inventory
+    from storefront.models import Product, Variant
+
+    with app.app_context():
+        with tenancy.system_scope():
+            owner = accounts.create_user(email="kim@kettles.test", name="Kim Park",
+                                         password=PASSWORD)
+            org = orgs.create_org(name="Kettle Co", slug="kettles", owner=owner)
+        tenancy.set_current_org(org.id)
+        product = Product(org_id=org.id, name="Copper kettle", slug="copper-kettle", price=4500)
+        db.session.add(product)
+        db.session.flush()
+        variant = Variant(org_id=org.id, product_id=product.id, sku="KET-CU", options={})
+        db.session.add(variant)
+        db.session.flush()
+        inventory.adjust(variant.id, 5, "receipt", "initial stock", None)
+        order = checkout.place_order(
+            org, email="ada@example.com", name="Ada Lovelace",
+            items=[{"variant_id": variant.id, "quantity": 1}], payment="cash_on_delivery",
+            shipping_address={"name": "Ada Lovelace", "line1": "1 Main St",
+                              "postal_code": "1000", "city": "Brussels", "country": "BE"})
+        db.session.commit()
+        return SimpleNamespace(id=order.id, number=order.number, total=order.total)
+
+
+def test_instant_results_show_orders(live_server, page):
+    from storefront.money import format_money
+
+    base = live_server.url
+    order = seed_order(live_server.app)
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    sign_in(page, base, "kim@kettles.test")
+    box = page.get_by_role("combobox", name=re.compile("^Search tickets"))
+    box.press_sequentially("kettle", delay=30)
+    listbox = page.get_by_role("listbox", name="Instant results")
+    orders = listbox.get_by_role("group", name="Orders").get_by_role("option")
+    expect(orders).to_have_count(1)
+    expect(orders.first).to_contain_text(f"Order #{order.number}")
+    expect(orders.first).to_contain_text(f"confirmed · {format_money(order.total, 'EUR')}")
+    expect(orders.first.locator("mark")).to_have_text(re.compile("kettle", re.I))
+    box.press("ArrowDown")
+    box.press("Enter")
+    expect(page).to_have_url(f"{base}/kettles/desk/store/orders/{order.id}")
+    assert problems == []
