@@ -71,8 +71,14 @@ class PostgresBackend:
                 progress: Callable[[int], None] | None = None) -> int:
         """Rewrite one org's vectors (after a language change), a batch per commit."""
         done = 0
+        from storefront.models import Product
+
+        # The shop's products are not searched here (the shop lists them) but their words
+        # follow the org's language too.
+        products: Table = Product.__table__  # type: ignore[assignment]
         for table, touch in ((tickets, tickets.c.subject), (customers, customers.c.name),
-                             (messages, messages.c.body_text), (orders, orders.c.email)):
+                             (messages, messages.c.body_text), (orders, orders.c.email),
+                             (products, products.c.name)):
             # Setting a column to itself fires the vector trigger (UPDATE OF ...); a column's
             # onupdate (updated_at) is set to itself too, as nothing changed.
             values = {column.key: column for column in (touch, table.c.get("updated_at"))

@@ -230,3 +230,21 @@ def test_deleting_an_order_takes_its_lines_without_touching_it(
     with as_system() as session:  # the lines' trigger finds the order already gone
         session.execute(text("DELETE FROM shop_orders WHERE id = :id"), {"id": order.id})
     assert found(in_org, org, "compass", "orders") == []
+
+
+def test_reindex_rewrites_the_shop_products_words_too(app, in_org, make_org):
+    from storefront import catalog
+
+    org = make_org(slug="reindexed-shop")
+    with in_org(org.id) as session:
+        product = catalog.create_product(None, {"name": "Flickering lamps", "price": 1250},
+                                         standard_stock=3)
+        product_id = product.id
+        session.execute(text("UPDATE organizations SET search_language = 'english' "
+                             "WHERE id = :id"), {"id": org.id})
+    result = app.test_cli_runner().invoke(args=["search", "reindex", "--org", "reindexed-shop"])
+    assert result.exit_code == 0, result.output
+    with in_org(org.id) as session:
+        vector = session.scalar(text("SELECT search_vector::text FROM shop_products "
+                                     "WHERE id = :id"), {"id": product_id})
+    assert "'flicker'" in vector and "'lamp'" in vector  # english stems, not 'flickering'

@@ -51,7 +51,7 @@ def test_instant_results_and_keyboard(live_server, page, tmp_path):
     sign_in(page, base, "lee@lamps.test")
     expect(page.get_by_role("heading", name="Welcome, Lee Chen")).to_be_visible()
 
-    box = page.get_by_role("combobox", name="Search tickets, messages and customers")
+    box = page.get_by_role("combobox", name="Search tickets, messages, customers and orders")
     box.press_sequentially("lam", delay=30)
     box.press_sequentially("p", delay=30)
     listbox = page.get_by_role("listbox", name="Instant results")
@@ -81,7 +81,7 @@ def test_instant_results_and_keyboard(live_server, page, tmp_path):
     expect(page.get_by_role("heading", name=f"Lamp shade cracked #{cracked}")).to_be_visible()
 
     # Enter without a choice goes to the results page, where the match is marked.
-    box = page.get_by_role("combobox", name="Search tickets, messages and customers")
+    box = page.get_by_role("combobox", name="Search tickets, messages, customers and orders")
     box.fill("flickers")
     box.press("Enter")
     expect(page).to_have_url(f"{base}/lamps/desk/search?q=flickers")
