@@ -27,8 +27,11 @@ def _orgs(slug: str | None) -> list[tuple[int, str]]:
 
 @sla_cli.command("retime")
 @click.option("--org", "slug", default=None, help="one organization (default: all of them)")
+@click.option("--history", is_flag=True,
+              help="every ticket, with its reply records rebuilt from the messages (for the "
+                   "reports after an upgrade or an import; slower)")
 @system_command
-def retime(slug: str | None) -> None:
+def retime(slug: str | None, history: bool) -> None:
     """Work out the due times of every running ticket again (after an upgrade or an import)."""
     from helpdesk.sla.clock import retime_running
 
@@ -36,12 +39,13 @@ def retime(slug: str | None) -> None:
     orgs = _orgs(slug)
     for org_id, org_slug in orgs:
         count = db.session.scalar(select(func.count(Ticket.id)).where(
-            Ticket.org_id == org_id, Ticket.status.in_(RUNNING)))
+            Ticket.org_id == org_id, *([] if history else [Ticket.status.in_(RUNNING)])))
         with tenancy.org_scope(org_id), tqdm(total=count, unit="ticket", desc=org_slug,
                                              disable=None) as bar:
-            total += retime_running(progress=bar.update)
+            total += retime_running(progress=bar.update, every_ticket=history)
             db.session.commit()
-    click.echo(f"Timed {total:,} running tickets of {len(orgs)} organization(s) in "
+    which = "" if history else "running "
+    click.echo(f"Timed {total:,} {which}tickets of {len(orgs)} organization(s) in "
                f"{time.monotonic() - started:.1f} s.")
 
 

@@ -348,17 +348,22 @@ def start_new(tickets: list[Ticket]) -> None:
 RETIME_BATCH = 500
 
 
-def retime_running(progress: Callable[[int], None] | None = None) -> int:
+def retime_running(progress: Callable[[int], None] | None = None, *,
+                   every_ticket: bool = False) -> int:
     """`refresh` every new, open or pending ticket of the current org, a batch per commit
-    (after a policy or calendar change, or the migration that brought the SLA columns)."""
+    (after a policy or calendar change, or the migration that brought the SLA columns).
+    With every_ticket, all of them, their reply records rebuilt from the messages."""
+    running = [Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING])]
     done, last_id = 0, 0
     while True:
         batch = db.session.scalars(
-            select(Ticket).where(Ticket.status.in_([Status.NEW, Status.OPEN, Status.PENDING]),
-                                 Ticket.id > last_id)
+            select(Ticket).where(*([] if every_ticket else running), Ticket.id > last_id)
             .order_by(Ticket.id).limit(RETIME_BATCH)).all()
         for ticket in batch:
-            refresh(ticket)
+            if every_ticket:
+                rebuild_history(ticket)
+            else:
+                refresh(ticket)
         done += len(batch)
         if progress:
             progress(len(batch))

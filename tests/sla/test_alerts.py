@@ -149,3 +149,35 @@ def test_scheduler_enqueues_one_scan_per_org_with_something_due(make_org, app, a
         jobs = get_queue("notify").jobs
     assert queued_now >= 2 and again == 0
     assert {job.args[0] for job in jobs} >= {org.id for org in orgs}
+
+
+def test_retime_command_times_tickets_and_rebuilds_reply_history(app, pro, make_member, at):
+    from helpdesk.sla.models import SlaReply
+    from helpdesk.tickets import services
+
+    agent = make_member(pro, "agent")
+    with at(utc(2026, 11, 16, 10), pro):
+        number = open_ticket(pro.id).number
+    with at(utc(2026, 11, 16, 14), pro, agent.id):
+        services.add_reply(agent.id, get(number), body_text="Done.", send=False)
+    with at(utc(2026, 11, 16, 15), pro) as session:
+        ticket = get(number)
+        # As after an upgrade: no due times, no reply records.
+        ticket.first_reply_due_at = ticket.resolution_due_at = ticket.sla_due_at = None
+        session.execute(SlaReply.__table__.delete())
+    with at(utc(2026, 11, 16, 15), pro) as session:
+        from helpdesk.orgs.models import Organization
+
+        slug = session.get(Organization, pro.id).slug
+    with time_machine.travel(utc(2026, 11, 16, 15), tick=False):
+        result = app.test_cli_runner().invoke(args=["sla", "retime", "--org", slug])
+        assert result.exit_code == 0, result.output
+        assert "Timed 1 running tickets" in result.output
+        result = app.test_cli_runner().invoke(args=["sla", "retime", "--org", slug,
+                                                    "--history"])
+        assert result.exit_code == 0 and "Timed 1 tickets" in result.output, result.output
+    with at(utc(2026, 11, 16, 15), pro):
+        ticket = get(number)
+        assert ticket.resolution_due_at == utc(2026, 11, 24, 10)
+        rows = db.session.scalars(select(SlaReply).where(SlaReply.ticket_id == ticket.id)).all()
+        assert [(r.kind, r.business_minutes, r.breached) for r in rows] == [("first", 240, False)]
