@@ -227,13 +227,15 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """`gunicorn -w 1 --threads 64 ... APP` like the Procfile's web line, on loopback."""
+    """`gunicorn -w 1 --threads 64 ... APP` like the Procfile's web line, on loopback (other
+    worker and thread counts when given)."""
 
-    def __init__(self, app: str, name: str, env: dict[str, str], cwd: Path = REPO):
+    def __init__(self, app: str, name: str, env: dict[str, str], cwd: Path = REPO,
+                 workers: int = 1, threads: int = 64):
         self.port = free_port()
         self.log_path = Path(f"/tmp/bench-{name}-{self.port}.log")
         self.log = self.log_path.open("w")
-        command = [str(VENV_BIN / "gunicorn"), "-w", "1", "--threads", "64",
+        command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
                    "-b", f"127.0.0.1:{self.port}", "--access-logfile", "-", app]
         self.process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env},
                                         stdout=self.log, stderr=subprocess.STDOUT,
