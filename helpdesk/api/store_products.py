@@ -166,7 +166,8 @@ class OptionFilter(fields.Field):
 class StoreProductListQuery(Schema):
     q = Text(max_length=200, metadata={"description": "Words in the name, description, SKUs "
                                        'or options (web-search syntax: "a phrase", OR, -word).'})
-    category_id = Id()
+    # A query string carries text: the strict JSON Id would refuse every value.
+    category_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     min_price = fields.Integer(validate=validate.Range(min=0, max=MAX_ID), metadata=PRICE)
     max_price = fields.Integer(validate=validate.Range(min=0, max=MAX_ID), metadata=PRICE)
     in_stock = fields.Boolean(metadata={"description": "Only products with an available "

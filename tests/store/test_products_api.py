@@ -221,3 +221,23 @@ def test_a_category_of_another_org_is_no_category(client, catalog_api, make_org,
     response = client.post(BASE, headers=headers, json={**SOCKS, "category_id": theirs})
     assert response.status_code == 422
     assert response.json["error"]["fields"] == {"category_id": "No such category."}
+
+
+def test_listing_by_category_from_the_query_string(client, catalog_api, make_org, in_org):
+    from storefront import catalog
+
+    org, headers = catalog_api()
+    with in_org(org.id):
+        tents = catalog.save_category(None, name="Tents").id
+    other = make_org()
+    with in_org(other.id):
+        theirs = catalog.save_category(None, name="Theirs").id
+    create(client, headers, {"name": "Dome tent", "price": 9900, "category_id": tents})
+    create(client, headers, {"name": "Socks", "price": 900})
+    response = client.get(f"{BASE}?category_id={tents}", headers=headers)
+    assert response.status_code == 200, response.json
+    assert [p["name"] for p in response.json["data"]] == ["Dome tent"]
+    # Another org's category lists nothing here; text is refused with the field named.
+    assert client.get(f"{BASE}?category_id={theirs}", headers=headers).json["data"] == []
+    response = client.get(f"{BASE}?category_id=tents", headers=headers)
+    assert response.status_code == 422 and "category_id" in response.json["error"]["fields"]
