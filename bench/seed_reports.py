@@ -929,12 +929,10 @@ def seed(dsn: str, specs: list[OrgSpec], *, seed_value: int = 42, workers: int =
     t = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '1GB'")
-        for table in ("customers", "tickets", "sla_replies", "ticket_events", "messages",
-                      "ticket_counters", "teams", "users", "memberships", "organizations",
-                      "sla_policies", "business_calendars"):
-            conn.execute(f"VACUUM (ANALYZE) {table}")
-    phases["VACUUM ANALYZE"] = time.perf_counter() - t
-    log(f"  VACUUM ANALYZE in {phases['VACUUM ANALYZE']:.1f} s")
+        # every table: what the triggers filled too (visibility map, planner statistics)
+        conn.execute("VACUUM (ANALYZE)")
+    phases["VACUUM ANALYZE (the whole database)"] = time.perf_counter() - t
+    log(f"  VACUUM ANALYZE in {phases['VACUUM ANALYZE (the whole database)']:.1f} s")
     counts["customers"] = customer_id
     counts["t0"] = t0
     _PLAN = None
