@@ -180,10 +180,11 @@ def dataset_figures(specs) -> dict[str, str]:
 def sizes() -> tuple[int, list[tuple[str, int, int]]]:
     with psycopg.connect(dsn()) as conn:
         total = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-        tables = conn.execute(
+        tables = conn.execute(  # every table of 10 MB or more, largest first
             "SELECT relname, pg_table_size(oid), pg_indexes_size(oid) FROM pg_class"
-            " WHERE relname IN ('tickets', 'sla_replies', 'ticket_events', 'messages',"
-            " 'customers') ORDER BY relname").fetchall()
+            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            " AND pg_total_relation_size(oid) >= 10 * 1024 * 1024"
+            " ORDER BY pg_total_relation_size(oid) DESC").fetchall()
     return total, tables
 
 
@@ -720,7 +721,8 @@ def run_benchmark(args) -> int:
     else:
         saved = common.saved_seed_figures(DB_URL)
         seeded = json.loads(saved[saved.index("{"):])
-        seeded["seed"] = f"reused (--reuse); seeded {saved.split(':', 1)[0]}: {seeded['seed']}"
+        when = saved[:saved.index("{")].rstrip(": ")
+        seeded["seed"] = f"reused (--reuse); seeded by {when}: {seeded['seed']}"
         load_ids(specs)
         seed_reports.load_org_details(dsn(), specs)
     t0 = int(seeded["t0"])
@@ -792,8 +794,8 @@ def measure_reports(big, t0: int, notes: list[str]) -> dict | None:
     for label, statements in captured.items():
         report = label.split(" ")[0]
         settings = [s for s, _, _ in statements if s.lstrip().upper().startswith("SET ")]
-        heavy = sorted((s for s in statements if re.search(
-            r"\b(tickets|sla_replies|ticket_events)\b", s[0])), key=lambda s: -s[2])
+        heavy = sorted((s for s in statements if s[0].split(None, 1)[0].upper() in
+                        ("SELECT", "WITH") and "set_config" not in s[0]), key=lambda s: -s[2])
         for statement, parameters, seconds in heavy[:3 if report in slow_reports else 1]:
             key = (report, statement)
             if key in seen or seconds < 0.005:
@@ -901,8 +903,8 @@ def scan_section(s: dict) -> list[str]:
              " `scan_org` job does; SMTP is not involved (announcements queue outbox rows and RQ"
              " jobs, removed afterwards with every other change of the scan).", "",
              "| case | tickets due (scan org) | orgs / tickets due (all) | enqueue_due_scans "
-             "p50 / max ms | orgs queued | scan() ms | tickets/s | announcements | statements "
-             "(per ticket) |", "|---|---|---|---|---|---|---|---|---|"]
+             "p50 / max ms | orgs queued | scan() ms | of which SQL round trips ms | tickets/s |"
+             " announcements | statements (per ticket) |", "|---" * 10 + "|"]
     for case in s["cases"]:
         run, e = case["run"], case["enqueue"]
         rate = run["processed"] / run["seconds"] if run["seconds"] else 0
@@ -910,7 +912,8 @@ def scan_section(s: dict) -> list[str]:
         lines.append(
             f"| {case['name']} | {case['due']:,} | {case['orgs_due'][0]} / "
             f"{case['orgs_due'][1]:,} | {e['p50']:.1f} / {e['max']:.1f} | {case['queued']} | "
-            f"{run['seconds'] * 1000:,.0f} | {rate:,.0f} | {run['announced']:,} | "
+            f"{run['seconds'] * 1000:,.0f} | {run['statement time'] * 1000:,.0f} | {rate:,.0f} | "
+            f"{run['announced']:,} | "
             f"{run['statements']:,} ({per:.1f}) |")
     lines.append("")
     for case in s["cases"]:
