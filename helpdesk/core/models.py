@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -14,6 +15,13 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def string_enum(enum_class: type[enum.Enum], name: str, length: int = 16) -> Enum:
+    """A Python enum stored as its values in a VARCHAR with a CHECK (no PostgreSQL enum type:
+    adding a member is then a constraint change, not an ALTER TYPE)."""
+    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=length,
+                values_callable=lambda members: [m.value for m in members])
 
 
 def utcnow() -> datetime:

@@ -19,12 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.core.models import Base, OrgScoped, TimestampMixin, utcnow
+from helpdesk.core.models import Base, OrgScoped, TimestampMixin, string_enum, utcnow
 
 
 def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda members: [m.value for m in members])
+    return string_enum(enum_class, name, 16)
 
 
 class Security(enum.StrEnum):

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.core.models import Base, OrgScoped, TimestampMixin, utcnow
+from helpdesk.core.models import Base, OrgScoped, TimestampMixin, string_enum, utcnow
 
 if TYPE_CHECKING:
     from helpdesk.accounts.models import User
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
 
 def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(enum_class, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda members: [m.value for m in members])
+    return string_enum(enum_class, name, 16)
 
 
 class Status(enum.StrEnum):
